@@ -1,0 +1,285 @@
+"""The functions most users start from: create, open, and convenience constructors.
+
+Every function has an awaitable twin named ``<name>_async``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .array import Array, async_twin
+from .creation import build_array_metadata
+from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError, GroupNotFoundError, NodeNotFoundError
+from .group import Group, open_node
+from .metadata import ArrayMetadata, GroupMetadata
+from .node import normalize_path, read_metadata
+from .storage import store_from
+
+__all__ = [
+    "create_array", "open_array", "open", "open_group", "create_group", "group", "array",
+    "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like",
+]
+
+_MODES = ("r", "r+", "a", "w", "w-")
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+
+
+def create_array(
+    store: Any = None,
+    *,
+    name: str | None = None,
+    path: str | None = None,
+    shape: Any,
+    dtype: Any = "float64",
+    chunks: Any = "auto",
+    fill_value: Any = None,
+    compressors: Any = "auto",
+    filters: Any = None,
+    serializer: Any = "auto",
+    attributes: dict | None = None,
+    dimension_names: Any = None,
+    chunk_key_encoding: Any = None,
+    overwrite: bool = False,
+    config: dict | None = None,
+) -> Array:
+    """Create a Zarr v3 array and return it.
+
+    Parameters
+    ----------
+    store
+        A :class:`~zarrsync.storage.Store`, a directory path (``"x.zip"`` -> zip archive), a dict,
+        or None (a new in-memory store).
+    name, path
+        Where in the store (``path`` is an alias of ``name``); default the root.
+    shape, dtype, chunks
+        The array's shape, data type (numpy spelling or v3 name) and chunk shape (``"auto"``
+        picks about 1 MiB chunks).
+    fill_value
+        The value of elements never written (default: zero of the type).
+    compressors, filters, serializer
+        Bytes -> bytes codecs (default ``zstd`` level 0; ``None`` for none), array -> array codecs,
+        and the array -> bytes codec (default ``bytes``). Codec objects or v3 JSON.
+    attributes, dimension_names, chunk_key_encoding
+        As in the v3 spec (``chunk_key_encoding={"name": "v2", "separator": "."}`` ...).
+    overwrite
+        Replace whatever is at the path; otherwise an existing node raises.
+    config
+        Settings for this call (``{"write_empty_chunks": True}``); see :mod:`zarrsync.config`.
+
+    Examples
+    --------
+    >>> import zarrsync
+    >>> a = zarrsync.create_array(None, shape=(100, 100), dtype="uint16", chunks=(10, 10))
+    >>> a.shape, a.chunks, a.dtype
+    ((100, 100), (10, 10), dtype('uint16'))
+    """
+    st = store_from(store, mode="w" if overwrite else "a")
+    node_path = normalize_path(name if name is not None else path)
+    md = build_array_metadata(
+        shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, compressors=compressors,
+        filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
+        chunk_key_encoding=_cke(chunk_key_encoding),
+    )
+    if config:
+        from . import config as _config
+        _config.Settings(**{**_config.get().__dict__, **config})  # validate now, not at first write
+    return Array.create(st, node_path, md, overwrite=overwrite)
+
+
+def _cke(value: Any) -> Any:
+    # accept zarr-python's flat form {"name": "v2", "separator": "."}
+    if isinstance(value, dict) and "separator" in value and "configuration" not in value:
+        return {"name": value.get("name", "default"), "configuration": {"separator": value["separator"]}}
+    return value
+
+
+def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", zarr_format: int | None = None) -> Array:
+    """Open an existing array; :class:`~zarrsync.errors.ArrayNotFoundError` if there is none.
+
+    >>> import zarrsync
+    >>> s = {}
+    >>> _ = zarrsync.create_array(s, shape=(3,), dtype="i2")
+    >>> zarrsync.open_array(s, mode="r").read_only
+    True
+    """
+    _check_mode(mode)
+    st = store_from(store, mode="r" if mode == "r" else "a")
+    node_path = normalize_path(path)
+    md = read_metadata(st, node_path)
+    if not isinstance(md, ArrayMetadata):
+        where = node_path or "/"
+        raise ArrayNotFoundError(f"no array at {where!r} in {st!r}" + (" (it is a group)" if md else ""))
+    _check_format(md, zarr_format)
+    return Array(st, node_path, md)
+
+
+def _check_format(md: Any, zarr_format: int | None) -> None:
+    if zarr_format is not None and md.zarr_format != zarr_format:
+        raise NodeNotFoundError(f"the node is Zarr format {md.zarr_format}, not {zarr_format}")
+
+
+def create_group(store: Any = None, *, path: str | None = None, overwrite: bool = False,
+                 attributes: dict | None = None) -> Group:
+    """Create a group (and any missing ancestor groups) and return it.
+
+    >>> import zarrsync
+    >>> zarrsync.create_group(None, attributes={"a": 1}).attrs["a"]
+    1
+    """
+    st = store_from(store, mode="w" if overwrite else "a")
+    return Group.create(st, normalize_path(path), overwrite=overwrite, attributes=attributes)
+
+
+def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
+               attributes: dict | None = None, zarr_format: int | None = None) -> Group:
+    """Open a group. With mode ``"a"`` (default) or ``"w"``/``"w-"``, create it if missing.
+
+    ``"r"`` and ``"r+"`` require it to exist (:class:`~zarrsync.errors.GroupNotFoundError`).
+    """
+    _check_mode(mode)
+    st = store_from(store, mode="r" if mode == "r" else "a")
+    node_path = normalize_path(path)
+    if mode == "w":
+        return Group.create(st, node_path, overwrite=True, attributes=attributes)
+    md = read_metadata(st, node_path)
+    if md is None:
+        if mode in ("r", "r+"):
+            raise GroupNotFoundError(f"no group at {node_path or '/'!r} in {st!r}")
+        return Group.create(st, node_path, attributes=attributes)
+    if mode == "w-":
+        raise ContainsGroupError(f"a node already exists at {node_path or '/'!r}")
+    if not isinstance(md, GroupMetadata):
+        raise ContainsArrayError(f"{node_path or '/'!r} is an array, not a group")
+    _check_format(md, zarr_format)
+    return Group(st, node_path, md)
+
+
+def group(store: Any = None, *, path: str | None = None, overwrite: bool = False,
+          attributes: dict | None = None) -> Group:
+    """Open the group at ``path``, creating it if missing (``overwrite`` replaces it)."""
+    return open_group(store, path=path, mode="w" if overwrite else "a", attributes=attributes)
+
+
+def open(store: Any = None, *, path: str | None = None, mode: str = "a", **kwargs) -> Array | Group:  # noqa: A001
+    """Open the array or group at ``path``.
+
+    If nothing is there: with mode ``"r"``/``"r+"`` raise; otherwise create an array when
+    ``shape`` is given, else a group. Mode ``"w"`` always creates anew.
+    """
+    _check_mode(mode)
+    st = store_from(store, mode="r" if mode == "r" else "a")
+    node_path = normalize_path(path)
+    if mode in ("w", "w-") or read_metadata(st, node_path) is None:
+        if mode in ("r", "r+"):
+            raise NodeNotFoundError(f"no array or group at {node_path or '/'!r} in {st!r}")
+        overwrite = mode == "w"
+        if "shape" in kwargs:
+            return create_array(st, name=node_path, overwrite=overwrite, **kwargs)
+        return create_group(st, path=node_path, overwrite=overwrite, attributes=kwargs.get("attributes"))
+    return open_node(st, node_path)
+
+
+# --- convenience constructors ------------------------------------------------------------------------
+
+def full(shape: Any, fill_value: Any, *, store: Any = None, **kwargs) -> Array:
+    """A new array whose every element is ``fill_value`` (nothing is written but metadata).
+
+    >>> import zarrsync
+    >>> zarrsync.full((2, 2), 7, dtype="i1")[...]
+    array([[7, 7],
+           [7, 7]], dtype=int8)
+    """
+    if "dtype" not in kwargs:
+        kwargs["dtype"] = np.asarray(fill_value).dtype
+    return create_array(store, shape=shape, fill_value=fill_value, **kwargs)
+
+
+def zeros(shape: Any, *, store: Any = None, **kwargs) -> Array:
+    """A new array of zeros."""
+    return full(shape, 0, store=store, **{"dtype": "float64", **kwargs})
+
+
+def ones(shape: Any, *, store: Any = None, **kwargs) -> Array:
+    """A new array of ones."""
+    return full(shape, 1, store=store, **{"dtype": "float64", **kwargs})
+
+
+def empty(shape: Any, *, store: Any = None, **kwargs) -> Array:
+    """A new array whose unwritten elements read as the data type's zero."""
+    return create_array(store, shape=shape, **kwargs)
+
+
+def array(data: Any, *, store: Any = None, **kwargs) -> Array:
+    """A new array holding a copy of ``data`` (a numpy array or anything array-like).
+
+    >>> import zarrsync, numpy as np
+    >>> zarrsync.array(np.arange(6).reshape(2, 3), chunks=(1, 2))[1]
+    array([3, 4, 5])
+    """
+    data = np.asarray(data)
+    kwargs.setdefault("dtype", data.dtype)
+    a = create_array(store, shape=data.shape, **kwargs)
+    a[...] = data
+    return a
+
+
+def _like(a: Any, kwargs: dict) -> dict:
+    out = {"shape": a.shape, "dtype": a.dtype}
+    if isinstance(a, Array):
+        out["chunks"] = a.chunks
+        out["fill_value"] = a.fill_value
+    out.update(kwargs)
+    return out
+
+
+def zeros_like(a: Any, *, store: Any = None, **kwargs) -> Array:
+    """Zeros with the shape, dtype (and chunks, for an Array) of ``a``."""
+    kw = _like(a, kwargs)
+    kw.pop("fill_value", None)
+    return zeros(kw.pop("shape"), store=store, **kw)
+
+
+def ones_like(a: Any, *, store: Any = None, **kwargs) -> Array:
+    """Ones with the shape, dtype (and chunks, for an Array) of ``a``."""
+    kw = _like(a, kwargs)
+    kw.pop("fill_value", None)
+    return ones(kw.pop("shape"), store=store, **kw)
+
+
+def full_like(a: Any, fill_value: Any, *, store: Any = None, **kwargs) -> Array:
+    """``fill_value`` everywhere, with the shape, dtype (and chunks) of ``a``."""
+    kw = _like(a, kwargs)
+    kw.pop("fill_value", None)
+    return full(kw.pop("shape"), fill_value, store=store, **kw)
+
+
+def empty_like(a: Any, *, store: Any = None, **kwargs) -> Array:
+    """An empty array with the shape, dtype, chunks and fill value of ``a``."""
+    kw = _like(a, kwargs)
+    return empty(kw.pop("shape"), store=store, **kw)
+
+
+# --- awaitable twins ---------------------------------------------------------------------------------
+create_array_async = async_twin(create_array)
+open_array_async = async_twin(open_array)
+open_async = async_twin(open)
+open_group_async = async_twin(open_group)
+create_group_async = async_twin(create_group)
+group_async = async_twin(group)
+array_async = async_twin(array)
+zeros_async = async_twin(zeros)
+ones_async = async_twin(ones)
+full_async = async_twin(full)
+empty_async = async_twin(empty)
+zeros_like_async = async_twin(zeros_like)
+ones_like_async = async_twin(ones_like)
+full_like_async = async_twin(full_like)
+empty_like_async = async_twin(empty_like)
+
+__all__ += [n + "_async" for n in list(__all__)]

@@ -1,0 +1,122 @@
+"""Codec base classes and the chunk spec they are bound to.
+
+A Zarr v3 codec is one of three kinds (``SPEC_CHECKLIST`` §1.8):
+
+- :class:`ArrayArrayCodec` (``transpose`` ...): ndarray -> ndarray;
+- :class:`ArrayBytesCodec` (``bytes``, later ``sharding_indexed``, ``vlen-utf8``): ndarray -> bytes;
+- :class:`BytesBytesCodec` (``gzip``, ``zstd``, ``crc32c`` ...): bytes -> bytes.
+
+A codec is a small frozen dataclass: its fields are its configuration, class attributes carry
+its names and capabilities. It does no I/O and starts no threads; ``encode``/``decode`` act on
+exactly one chunk and are safe to call from many threads at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import CodecError
+
+__all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "check_config"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkSpec:
+    """What one chunk holds: its shape, numpy dtype (native order) and fill value."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fill_value: Any
+
+    @property
+    def nbytes(self) -> int:
+        n = self.dtype.itemsize
+        for s in self.shape:
+            n *= s
+        return n
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+def check_config(codec: str, config: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:
+    """Validate a codec ``configuration`` object: a dict with only known keys and the required ones."""
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise CodecError(f"codec {codec!r}: configuration must be an object, got {config!r}")
+    unknown = sorted(set(config) - allowed)
+    if unknown:
+        raise CodecError(f"codec {codec!r}: unknown configuration key(s) {unknown}")
+    missing = sorted(required - set(config))
+    if missing:
+        raise CodecError(f"codec {codec!r}: configuration is missing {missing}")
+    return config
+
+
+class Codec:
+    """Base of all codecs. Subclasses are frozen dataclasses."""
+
+    #: the v3 name
+    name: ClassVar[str]
+    #: other v3 names read as this codec (never written)
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: the encoded size is a function of the decoded size alone (usable in a shard index)
+    is_fixed_size: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, config: dict | None) -> "Codec":
+        """Build from the v3 ``configuration`` object, raising :class:`CodecError` on bad input."""
+        check_config(cls.name, config, set())
+        return cls()
+
+    def to_config(self) -> dict | None:
+        """The v3 ``configuration`` object, or None for a codec that has none."""
+        return None
+
+    def to_json(self) -> dict:
+        """The v3 codec JSON: ``{"name": ..., "configuration": {...}}``."""
+        config = self.to_config()
+        return {"name": self.name} if config is None else {"name": self.name, "configuration": config}
+
+    def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        """The spec of this codec's output for an input described by ``spec`` (validates it)."""
+        return spec
+
+    def compute_encoded_size(self, nbytes: int, spec: ChunkSpec) -> int:
+        """Encoded size for an input of ``nbytes`` (fixed-size codecs only)."""
+        raise CodecError(f"codec {self.name!r} does not have a fixed encoded size")
+
+
+class ArrayArrayCodec(Codec):
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        raise NotImplementedError
+
+    def decode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        """Decode; ``spec`` describes the decoded chunk (this codec's input)."""
+        raise NotImplementedError
+
+
+class ArrayBytesCodec(Codec):
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+        """Decode to an array of ``spec.shape`` and ``spec.dtype`` (may be a read-only view of ``data``)."""
+        raise NotImplementedError
+
+
+class BytesBytesCodec(Codec):
+    def encode(self, data: bytes, spec: ChunkSpec) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes, spec: ChunkSpec, max_size: int) -> bytes:
+        """Decode; the result may not exceed ``max_size`` bytes (a hostile input raises instead)."""
+        raise NotImplementedError

@@ -1,0 +1,70 @@
+"""``bytes``: the array -> bytes codec that lays elements out in C order with a byte order.
+
+JSON: ``{"name": "bytes", "configuration": {"endian": "little"}}``; for one-byte data types the
+configuration may be left out (``{"name": "bytes"}``), which is what zarrsync writes for them,
+as zarr-python does. The pre-rename name ``endian`` is read as an alias.
+
+Decoding checks that the stored size is exactly ``prod(chunk_shape) * itemsize`` and returns a
+read-only view of the stored bytes (no copy) when the byte order is native.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+
+from ..errors import CodecError, CorruptChunkError
+from .base import ArrayBytesCodec, ChunkSpec, check_config
+
+_NATIVE = sys.byteorder  # "little" or "big"
+
+
+@dataclasses.dataclass(frozen=True)
+class BytesCodec(ArrayBytesCodec):
+    name = "bytes"
+    aliases = ("endian",)
+    is_fixed_size = True
+
+    endian: str | None = "little"
+
+    def __post_init__(self):
+        if self.endian not in ("little", "big", None):
+            raise CodecError(f"codec 'bytes': endian must be 'little' or 'big', got {self.endian!r}")
+
+    @classmethod
+    def from_config(cls, config):
+        config = check_config(cls.name, config, {"endian"})
+        return cls(config.get("endian"))
+
+    def to_config(self):
+        return None if self.endian is None else {"endian": self.endian}
+
+    def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        if self.endian is None and spec.dtype.itemsize > 1 and spec.dtype.kind != "b":
+            raise CodecError(f"codec 'bytes': 'endian' is required for data type {spec.dtype}")
+        return spec
+
+    def _stored_dtype(self, dtype: np.dtype) -> np.dtype:
+        if self.endian is None or self.endian == _NATIVE or dtype.itemsize == 1:
+            return dtype
+        return dtype.newbyteorder("<" if self.endian == "little" else ">")
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> memoryview:
+        stored = self._stored_dtype(spec.dtype)
+        if chunk.dtype != stored:
+            chunk = chunk.astype(stored)
+        chunk = np.ascontiguousarray(chunk)
+        return memoryview(chunk.reshape(-1).view(np.uint8))
+
+    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
+        if len(data) != spec.nbytes:
+            raise CorruptChunkError(f"codec 'bytes': expected {spec.nbytes} bytes for a chunk of shape "
+                                    f"{spec.shape} and type {spec.dtype}, got {len(data)}")
+        stored = self._stored_dtype(spec.dtype)
+        out = np.frombuffer(data, dtype=stored).reshape(spec.shape)
+        return out if stored == spec.dtype else out.astype(spec.dtype)
+
+    def compute_encoded_size(self, nbytes: int, spec: ChunkSpec) -> int:
+        return nbytes

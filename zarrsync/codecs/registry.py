@@ -1,0 +1,80 @@
+"""The codec registry: v3 codec names -> codec classes.
+
+Built-in codecs are registered in :mod:`zarrsync.codecs`; third parties call :func:`register`
+or publish an entry point in the ``zarrsync.codecs`` group (name = the v3 codec name, value = the
+class), loaded the first time an unknown name is looked up.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..errors import CodecError, UnknownExtensionError
+from .base import Codec
+
+__all__ = ["register", "get_codec_class", "parse_codec", "registered_names"]
+
+_lock = threading.Lock()
+_REGISTRY: dict[str, type[Codec]] = {}
+_entry_points_loaded = False
+
+
+def register(cls: type[Codec]) -> type[Codec]:
+    """Register a codec class under its ``name`` and ``aliases``; returns the class."""
+    with _lock:
+        for n in (cls.name, *cls.aliases):
+            _REGISTRY[n] = cls
+    return cls
+
+
+def registered_names() -> list[str]:
+    with _lock:
+        return sorted(_REGISTRY)
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    from importlib.metadata import entry_points
+    with _lock:
+        if _entry_points_loaded:
+            return
+        _entry_points_loaded = True
+        eps = list(entry_points(group="zarrsync.codecs"))
+    for ep in eps:
+        register(ep.load())
+
+
+def get_codec_class(name: str) -> type[Codec] | None:
+    """The class registered for a v3 codec name, or None."""
+    cls = _REGISTRY.get(name)
+    if cls is None and not _entry_points_loaded:
+        _load_entry_points()
+        cls = _REGISTRY.get(name)
+    return cls
+
+
+def parse_codec(value: Any) -> Codec | None:
+    """Parse one v3 codec JSON value (object or short-hand name) or pass a codec object through.
+
+    Returns None for an unknown codec marked ``"must_understand": false`` (it is skipped).
+    """
+    if isinstance(value, Codec):
+        return value
+    if isinstance(value, str):
+        name, config, must = value, None, True
+    elif isinstance(value, dict):
+        if "name" not in value or not isinstance(value["name"], str):
+            raise CodecError(f"codec {value!r} has no 'name'")
+        unknown = set(value) - {"name", "configuration", "must_understand"}
+        if unknown:
+            raise CodecError(f"codec {value['name']!r}: unknown member(s) {sorted(unknown)}")
+        name, config, must = value["name"], value.get("configuration"), value.get("must_understand", True)
+    else:
+        raise CodecError(f"a codec is an object, a name or a Codec instance, got {value!r}")
+    cls = get_codec_class(name)
+    if cls is None:
+        if must is False:
+            return None
+        raise UnknownExtensionError(f"unknown Zarr v3 codec {name!r}")
+    return cls.from_config(config)

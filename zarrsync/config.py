@@ -1,0 +1,152 @@
+"""Runtime settings.
+
+Settings are one frozen :class:`Settings` value. The process-wide defaults come from the
+environment (``ZARRSYNC_MAX_WORKERS``, ``ZARRSYNC_WRITE_EMPTY_CHUNKS``, ``ZARRSYNC_ORDER``,
+``ZARRSYNC_ALLOW_PICKLE``) and may be changed with :func:`set`. :func:`context` overrides them
+for the current thread (or asyncio task) only: the override lives in a ``contextvars.ContextVar``,
+so it never leaks into other threads. ``asyncio.to_thread`` copies the caller's context, so an
+override made around ``await a.set_async(...)`` applies to that call.
+
+Array operations read the settings once, on the calling thread, and hand the values to their
+pool tasks; a worker thread never consults the settings itself.
+
+>>> import zarrsync
+>>> with zarrsync.config.context(write_empty_chunks=True):
+...     zarrsync.config.get().write_empty_chunks
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import os
+import threading
+from typing import Iterator
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "get", "set", "context", "reset"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """All runtime settings.
+
+    Attributes
+    ----------
+    max_workers : int
+        Threads that chunk work may use at once (the pool size). Default: the number of CPUs.
+    write_empty_chunks : bool
+        Store chunks whose every element equals the fill value (default False: delete them).
+    order : str
+        Memory order, ``"C"`` or ``"F"``, of arrays returned by reads.
+    allow_pickle : bool
+        Allow codecs that run ``pickle`` on decode. Off by default: unpickling untrusted data
+        runs arbitrary code.
+    """
+
+    max_workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    write_empty_chunks: bool = False
+    order: str = "C"
+    allow_pickle: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_workers, int) or isinstance(self.max_workers, bool) or self.max_workers < 1:
+            raise ConfigError(f"max_workers must be a positive int, got {self.max_workers!r}")
+        if self.order not in ("C", "F"):
+            raise ConfigError(f"order must be 'C' or 'F', got {self.order!r}")
+        for name in ("write_empty_chunks", "allow_pickle"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be a bool, got {getattr(self, name)!r}")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env_bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ConfigError(f"environment variable {name}={value!r} is not a boolean")
+
+
+def _from_environment() -> Settings:
+    kw: dict = {}
+    env = os.environ
+    if "ZARRSYNC_MAX_WORKERS" in env:
+        try:
+            kw["max_workers"] = int(env["ZARRSYNC_MAX_WORKERS"])
+        except ValueError:
+            raise ConfigError(f"ZARRSYNC_MAX_WORKERS={env['ZARRSYNC_MAX_WORKERS']!r} is not an integer") from None
+    if "ZARRSYNC_ORDER" in env:
+        kw["order"] = env["ZARRSYNC_ORDER"].strip().upper()
+    for field in ("write_empty_chunks", "allow_pickle"):
+        name = "ZARRSYNC_" + field.upper()
+        if name in env:
+            kw[field] = _env_bool(name, env[name])
+    return Settings(**kw)
+
+
+_lock = threading.Lock()
+_global: Settings | None = None
+_override: contextvars.ContextVar[Settings | None] = contextvars.ContextVar("zarrsync_settings", default=None)
+
+
+def get() -> Settings:
+    """Return the settings in force for the calling thread or task."""
+    local = _override.get()
+    if local is not None:
+        return local
+    global _global
+    if _global is None:
+        with _lock:
+            if _global is None:
+                _global = _from_environment()
+    return _global
+
+
+def set(**changes) -> Settings:  # noqa: A001 - mirrors zarr-python's config.set
+    """Change the process-wide defaults; returns the new settings.
+
+    >>> import zarrsync
+    >>> old = zarrsync.config.get()
+    >>> zarrsync.config.set(max_workers=2).max_workers
+    2
+    >>> _ = zarrsync.config.set(max_workers=old.max_workers)
+    """
+    global _global
+    with _lock:
+        base = _global if _global is not None else _from_environment()
+        _global = _replace(base, changes)
+        return _global
+
+
+def reset() -> Settings:
+    """Drop changes made with :func:`set`; re-read the environment."""
+    global _global
+    with _lock:
+        _global = _from_environment()
+        return _global
+
+
+@contextlib.contextmanager
+def context(**changes) -> Iterator[Settings]:
+    """Override settings for the current thread or asyncio task, inside a ``with`` block."""
+    new = _replace(get(), changes)
+    token = _override.set(new)
+    try:
+        yield new
+    finally:
+        _override.reset(token)
+
+
+def _replace(base: Settings, changes: dict) -> Settings:
+    unknown = sorted(k for k in changes if k not in {f.name for f in dataclasses.fields(Settings)})
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {unknown}; known: {[f.name for f in dataclasses.fields(Settings)]}")
+    return dataclasses.replace(base, **changes)

@@ -1,0 +1,131 @@
+"""Building the metadata of a new array from what a user passes to ``create_array``.
+
+The one home of creation defaults, chosen to match zarr-python 3 where a user would expect it:
+
+- ``chunks="auto"``: :func:`guess_chunks` (about 1 MiB chunks, halving the longest axis);
+- ``compressors="auto"``: ``zstd`` level 0 without checksum;
+- ``serializer="auto"``: ``bytes`` with ``endian: "little"`` (no configuration for 1-byte types);
+- ``filters=None``: no array -> array codec;
+- ``fill_value=None``: the data type's zero;
+- ``chunk_key_encoding=None``: ``default`` with ``/``.
+
+Codecs may be given as codec objects, as v3 JSON (``{"name": ..., "configuration": ...}``) or as
+short-hand names.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from .codecs import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, Codec, ZstdCodec, parse_codec
+from .dtypes import parse_data_type
+from .errors import CodecError, MetadataError
+from .metadata import ArrayMetadata, parse_chunk_key_encoding
+
+__all__ = ["build_array_metadata", "guess_chunks", "normalize_shape"]
+
+_TARGET_CHUNK_BYTES = 1 << 20
+
+
+def normalize_shape(shape: Any, what: str = "shape") -> tuple[int, ...]:
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        out = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise MetadataError(f"{what} must be an int or a sequence of ints, got {shape!r}") from None
+    if any(s < 0 for s in out) or any(int(s) != s for s in shape):
+        raise MetadataError(f"{what} must hold non-negative integers, got {shape!r}")
+    return out
+
+
+def guess_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """A chunk shape of at most about 1 MiB: start from the whole array, halve the longest axis."""
+    chunks = [max(s, 1) for s in shape]
+    while math.prod(chunks) * itemsize > _TARGET_CHUNK_BYTES and max(chunks) > 1:
+        i = chunks.index(max(chunks))
+        chunks[i] = math.ceil(chunks[i] / 2)
+    return tuple(chunks)
+
+
+def _big_endian(dtype: Any) -> bool:
+    """True when the user spelled a big-endian numpy dtype (``">i4"``): stored big-endian then."""
+    try:
+        return np.dtype(dtype).byteorder == ">"
+    except TypeError:
+        return False
+
+
+def _codec_list(value: Any, kind: type, what: str) -> list[Codec]:
+    if value is None:
+        return []
+    if isinstance(value, (Codec, dict, str)):
+        value = [value]
+    codecs = []
+    for v in value:
+        codec = parse_codec(v)
+        if codec is None:
+            continue
+        if not isinstance(codec, kind):
+            raise CodecError(f"{what}: codec {codec.name!r} is not an {kind.__name__.replace('Codec', '')} codec")
+        codecs.append(codec)
+    return codecs
+
+
+def build_array_metadata(
+    *,
+    shape: Any,
+    dtype: Any,
+    chunks: Any = "auto",
+    fill_value: Any = None,
+    compressors: Any = "auto",
+    filters: Any = None,
+    serializer: Any = "auto",
+    attributes: dict | None = None,
+    dimension_names: Sequence[str | None] | None = None,
+    chunk_key_encoding: Any = None,
+) -> ArrayMetadata:
+    """The metadata of a new v3 array; raises MetadataError/CodecError naming a bad argument."""
+    shape = normalize_shape(shape)
+    data_type = parse_data_type(dtype)
+    if chunks is None or chunks == "auto" or chunks is True:
+        chunk_shape = guess_chunks(shape, data_type.itemsize)
+    else:
+        chunk_shape = normalize_shape(chunks, "chunks")
+        if len(chunk_shape) != len(shape):
+            raise MetadataError(f"chunks {chunks!r} must have one entry per dimension of shape {shape}")
+        if any(c < 1 for c in chunk_shape):
+            raise MetadataError(f"chunks must be positive, got {chunks!r}")
+
+    if serializer == "auto" or serializer is None:
+        endian = None if data_type.itemsize == 1 else ("big" if _big_endian(dtype) else "little")
+        serializer_codec: ArrayBytesCodec = BytesCodec(endian)
+    else:
+        parsed = _codec_list(serializer, ArrayBytesCodec, "serializer")
+        if len(parsed) != 1:
+            raise CodecError(f"serializer must be exactly one array -> bytes codec, got {serializer!r}")
+        serializer_codec = parsed[0]
+    if compressors == "auto":
+        compressor_codecs: list[Codec] = [ZstdCodec(level=0, checksum=False)]
+    else:
+        compressor_codecs = _codec_list(compressors, BytesBytesCodec, "compressors")
+    filter_codecs = _codec_list(filters, ArrayArrayCodec, "filters")
+
+    fill = data_type.cast_fill(fill_value)
+    if dimension_names is not None:
+        dimension_names = tuple(dimension_names)
+    if attributes is not None and not isinstance(attributes, dict):
+        raise MetadataError(f"attributes must be a dict, got {type(attributes).__name__}")
+    return ArrayMetadata(
+        shape=shape,
+        data_type=data_type,
+        chunk_shape=chunk_shape,
+        fill_value=fill,
+        codecs=(*filter_codecs, serializer_codec, *compressor_codecs),
+        chunk_key_encoding=parse_chunk_key_encoding(chunk_key_encoding or {"name": "default"}),
+        attributes=dict(attributes or {}),
+        dimension_names=dimension_names,
+    )

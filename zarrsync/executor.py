@@ -1,0 +1,149 @@
+"""The process-wide thread pool and the one function that runs chunk work on it.
+
+:func:`run_tasks` applies a function to every item of a list using up to ``max_workers``
+threads: the calling thread plus at most ``max_workers - 1`` pool threads. The threads are
+*drainers*: each takes the next item from a shared cursor until none are left. So
+
+- a call submits at most ``max_workers - 1`` pool tasks however many chunks it touches (tiny
+  chunks cost a lock acquisition each, not a future each);
+- at most ``max_workers`` items are in flight, which bounds memory;
+- the caller always makes progress itself, so a busy or saturated pool can never deadlock it;
+- one item, ``max_workers == 1``, or a call made from inside a pool worker runs inline on
+  the calling thread (work never re-enters the pool that is running it);
+- the first error wins: the other drainers stop taking items, and the error is raised once
+  everything that had started has finished.
+
+The pool is created lazily under a lock and grows if a caller asks for more workers. After
+``fork`` the child gets a fresh pool (the parent's threads do not exist there).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence, TypeVar
+
+__all__ = ["get_pool", "run_tasks", "in_worker", "shutdown"]
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_local = threading.local()
+
+
+def in_worker() -> bool:
+    """True on a thread that is running a zarrsync pool task."""
+    return getattr(_local, "worker", False)
+
+
+def get_pool(max_workers: int) -> ThreadPoolExecutor:
+    """Return the shared pool, creating it (or a larger one) under the lock."""
+    global _pool, _pool_size
+    pool = _pool
+    if pool is not None and _pool_size >= max_workers:
+        return pool
+    with _lock:
+        if _pool is None or _pool_size < max_workers:
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="zarrsync")
+            _pool_size = max_workers
+            if old is not None:
+                old.shutdown(wait=False)  # running tasks finish; idle threads exit
+        return _pool
+
+
+def shutdown(wait: bool = True) -> None:
+    """Shut the shared pool down (a later call creates a new one)."""
+    global _pool, _pool_size
+    with _lock:
+        pool, _pool, _pool_size = _pool, None, 0
+    if pool is not None:
+        pool.shutdown(wait=wait)
+
+
+def _reset_after_fork() -> None:
+    global _lock, _pool, _pool_size
+    _lock = threading.Lock()
+    _pool = None
+    _pool_size = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+class _Drain:
+    """Shared state of one run_tasks call: the cursor and the first error."""
+
+    __slots__ = ("fn", "items", "next", "error", "lock")
+
+    def __init__(self, fn, items):
+        self.fn = fn
+        self.items = items
+        self.next = 0
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+
+    def take(self) -> int:
+        with self.lock:
+            if self.error is not None or self.next >= len(self.items):
+                return -1
+            i = self.next
+            self.next = i + 1
+            return i
+
+    def run(self) -> None:
+        fn, items = self.fn, self.items
+        while (i := self.take()) >= 0:
+            try:
+                fn(items[i])
+            except BaseException as e:  # noqa: BLE001 - re-raised by run_tasks
+                with self.lock:
+                    if self.error is None:
+                        self.error = e
+                return
+
+    def run_in_worker(self) -> None:
+        _local.worker = True
+        try:
+            self.run()
+        finally:
+            _local.worker = False
+
+
+def run_tasks(fn: Callable[[T], object], items: Sequence[T], max_workers: int) -> None:
+    """Call ``fn(item)`` for every item, on up to ``max_workers`` threads; raise the first error.
+
+    ``fn`` must be safe to call from several threads at once. Results are not collected: a
+    task writes its result where it belongs (a slice of the output array, a store key).
+
+    >>> out = [0] * 5
+    >>> def square(i): out[i] = i * i
+    >>> run_tasks(square, range(5), max_workers=2)
+    >>> out
+    [0, 1, 4, 9, 16]
+    """
+    n = len(items)
+    if n == 0:
+        return
+    if n == 1 or max_workers <= 1 or in_worker():
+        for item in items:
+            fn(item)
+        return
+    drain = _Drain(fn, items)
+    helpers = min(max_workers, n) - 1
+    pool = get_pool(helpers)
+    futures = [pool.submit(drain.run_in_worker) for _ in range(helpers)]
+    try:
+        drain.run()
+    finally:
+        with drain.lock:
+            drain.next = n  # nothing more to take; matters only if the caller was interrupted
+        for f in futures:
+            if not f.cancel():
+                f.result()
+    if drain.error is not None:
+        raise drain.error

@@ -1,0 +1,248 @@
+"""Group: a node that holds arrays and groups. Members, tree, attributes, and ``*_async`` twins."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any, Callable, Iterator
+
+from .array import Array, async_twin
+from .errors import (ContainsArrayError, ContainsGroupError,
+                     NodeNotFoundError, ReadOnlyError, ValueShapeError)
+from .metadata import ArrayMetadata, GroupMetadata
+from .creation import build_array_metadata, normalize_shape
+from .dtypes import parse_data_type
+from .node import Attributes, child_path, meta_key, prepare_create, read_metadata, write_metadata
+from .storage.base import Store
+
+__all__ = ["Group", "open_node"]
+
+
+def open_node(store: Store, path: str) -> Array | "Group":
+    """The array or group at ``path``; :class:`NodeNotFoundError` if there is none."""
+    md = read_metadata(store, path)
+    if md is None:
+        raise NodeNotFoundError(f"no array or group at {path or '/'!r} in {store!r}")
+    return Array(store, path, md) if isinstance(md, ArrayMetadata) else Group(store, path, md)
+
+
+class Group:
+    """A Zarr group. Create one with :func:`zarrsync.create_group`, open one with
+    :func:`zarrsync.open_group`.
+
+    >>> import zarrsync
+    >>> g = zarrsync.create_group(None)
+    >>> a = g.create_array("sub/x", shape=(3,), dtype="f8")
+    >>> sorted(g.keys()), g["sub/x"].shape
+    (['sub'], (3,))
+    """
+
+    def __init__(self, store: Store, path: str, metadata: GroupMetadata):
+        self._store = store
+        self._path = path
+        self._metadata = metadata
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, store: Store, path: str, *, overwrite: bool = False, attributes: dict | None = None) -> "Group":
+        """Write a new group's metadata (and any missing ancestor groups) and return the group."""
+        metadata = GroupMetadata(attributes=dict(attributes or {}))
+        prepare_create(store, path, overwrite)
+        write_metadata(store, path, metadata)
+        return cls(store, path, metadata)
+
+    # --- properties ---------------------------------------------------------------------------------
+    @property
+    def metadata(self) -> GroupMetadata:
+        return self._metadata
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def attrs(self) -> Attributes:
+        return Attributes(self)
+
+    @property
+    def read_only(self) -> bool:
+        return self._store.read_only
+
+    @property
+    def zarr_format(self) -> int:
+        return self._metadata.zarr_format
+
+    def __repr__(self) -> str:
+        return f"<zarrsync.Group {self._store!r} path={self._path!r}>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Group) and self._store == other._store and self._path == other._path
+
+    def __hash__(self) -> int:
+        return hash((self._store, self._path))
+
+    # --- members ------------------------------------------------------------------------------------
+    def _child(self, name: str) -> str:
+        return child_path(self._path, name)
+
+    def __getitem__(self, name: str) -> Array | "Group":
+        """The member at ``name``; nested paths (``"a/b/c"``) are allowed."""
+        try:
+            return open_node(self._store, self._child(name))
+        except NodeNotFoundError:
+            raise NodeNotFoundError(f"{name!r} is not a member of group {self.name!r}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return read_metadata(self._store, self._child(name)) is not None
+
+    def __delitem__(self, name: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"group {self.name!r} is read-only")
+        path = self._child(name)
+        if read_metadata(self._store, path) is None:
+            raise NodeNotFoundError(f"{name!r} is not a member of group {self.name!r}")
+        self._store.delete_prefix(path + "/")
+        self._store.delete(meta_key(path))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def members(self, max_depth: int | None = 0) -> tuple[tuple[str, Array | "Group"], ...]:
+        """``(name, node)`` for each member, sorted by name.
+
+        ``max_depth=0`` (default) lists direct children; ``None`` walks the whole tree, naming
+        nested members by their path relative to this group.
+        """
+        found: list[tuple[str, Any]] = []
+        self._walk("", max_depth, found)
+        return tuple(found)
+
+    def _walk(self, rel: str, depth: int | None, found: list) -> None:
+        base = child_path(self._path, rel)
+        for name in sorted(self._store.list_dir(base)):
+            if name.startswith("__") or name == "zarr.json":
+                continue
+            path = child_path(base, name)
+            md = read_metadata(self._store, path)
+            if md is None:
+                continue
+            relname = f"{rel}/{name}" if rel else name
+            if isinstance(md, ArrayMetadata):
+                found.append((relname, Array(self._store, path, md)))
+            else:
+                found.append((relname, Group(self._store, path, md)))
+                if depth is None or depth > 0:
+                    self._walk(relname, None if depth is None else depth - 1, found)
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self.members()]
+
+    def arrays(self) -> list[tuple[str, Array]]:
+        return [(n, m) for n, m in self.members() if isinstance(m, Array)]
+
+    def groups(self) -> list[tuple[str, "Group"]]:
+        return [(n, m) for n, m in self.members() if isinstance(m, Group)]
+
+    def array_keys(self) -> list[str]:
+        return [n for n, _ in self.arrays()]
+
+    def group_keys(self) -> list[str]:
+        return [n for n, _ in self.groups()]
+
+    # --- creating members ---------------------------------------------------------------------------
+    def create_group(self, name: str, *, overwrite: bool = False, attributes: dict | None = None) -> "Group":
+        """Create a subgroup (nested names create missing intermediate groups)."""
+        return Group.create(self._store, self._child(name), overwrite=overwrite, attributes=attributes)
+
+    def create_array(self, name: str, *, overwrite: bool = False, **kwargs) -> Array:
+        """Create an array in this group; keywords as for :func:`zarrsync.create_array`."""
+        return Array.create(self._store, self._child(name), build_array_metadata(**kwargs), overwrite=overwrite)
+
+    def require_group(self, name: str, *, attributes: dict | None = None) -> "Group":
+        """The subgroup ``name``, created if missing; an array there raises ContainsArrayError."""
+        path = self._child(name)
+        md = read_metadata(self._store, path)
+        if md is None:
+            return self.create_group(name, attributes=attributes)
+        if isinstance(md, ArrayMetadata):
+            raise ContainsArrayError(f"{name!r} in group {self.name!r} is an array, not a group")
+        return Group(self._store, path, md)
+
+    def require_array(self, name: str, *, shape, dtype, **kwargs) -> Array:
+        """The array ``name`` if it exists with this shape and dtype, else a new one."""
+        path = self._child(name)
+        md = read_metadata(self._store, path)
+        if md is None:
+            return self.create_array(name, shape=shape, dtype=dtype, **kwargs)
+        if isinstance(md, GroupMetadata):
+            raise ContainsGroupError(f"{name!r} in group {self.name!r} is a group, not an array")
+        want_shape = normalize_shape(shape)
+        if md.shape != want_shape:
+            raise ValueShapeError(f"array {name!r} exists with shape {md.shape}, not {want_shape}")
+        if md.dtype != parse_data_type(dtype).dtype:
+            raise ValueShapeError(f"array {name!r} exists with dtype {md.dtype}, not {dtype}")
+        return Array(self._store, path, md)
+
+    # --- attributes ---------------------------------------------------------------------------------
+    def _edit_attributes(self, fn: Callable[[dict], Any]) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"group {self.name!r} is read-only")
+        with self._lock:
+            attrs = dict(self._metadata.attributes)
+            fn(attrs)
+            new = dataclasses.replace(self._metadata, attributes=attrs)
+            write_metadata(self._store, self._path, new)
+            self._metadata = new
+
+    def update_attributes(self, new_attributes: dict) -> "Group":
+        """Merge ``new_attributes`` into the attributes and write them; returns the group."""
+        self._edit_attributes(lambda attrs: attrs.update(new_attributes))
+        return self
+
+    # --- display --------------------------------------------------------------------------------------
+    def tree(self, max_depth: int | None = None) -> str:
+        """The hierarchy below this group as indented text."""
+        lines = [self.name if self._path else "/"]
+        members = self.members(max_depth=max_depth)
+        for relname, node in members:
+            depth = relname.count("/")
+            label = relname.rsplit("/", 1)[-1]
+            if isinstance(node, Array):
+                lines.append(f"{'  ' * (depth + 1)}{label} {node.shape} {node.dtype}")
+            else:
+                lines.append(f"{'  ' * (depth + 1)}{label}/")
+        return "\n".join(lines)
+
+    # --- awaitable twins ------------------------------------------------------------------------------
+    getitem_async = async_twin(__getitem__)
+    contains_async = async_twin(__contains__)
+    delitem_async = async_twin(__delitem__)
+    members_async = async_twin(members)
+    keys_async = async_twin(keys)
+    arrays_async = async_twin(arrays)
+    groups_async = async_twin(groups)
+    array_keys_async = async_twin(array_keys)
+    group_keys_async = async_twin(group_keys)
+    create_group_async = async_twin(create_group)
+    create_array_async = async_twin(create_array)
+    require_group_async = async_twin(require_group)
+    require_array_async = async_twin(require_array)
+    update_attributes_async = async_twin(update_attributes)
+    tree_async = async_twin(tree)
+
+

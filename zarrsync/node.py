@@ -1,0 +1,135 @@
+"""What arrays and groups share: node paths, reading and writing node metadata, creating
+ancestor groups, and the write-through attribute mapping.
+
+Hierarchy rules (``SPEC_CHECKLIST`` §1.1): a node at path ``a/b`` keeps its metadata at
+``a/b/zarr.json``; every ancestor must be a group with its own ``zarr.json`` (implicit groups do
+not exist in v3), so creating a node writes any missing ancestor group documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, MutableMapping
+
+from .errors import ContainsArrayError, ContainsGroupError, MetadataError, ReadOnlyError
+from .metadata import META_KEY, ArrayMetadata, GroupMetadata, dumps, loads, parse_node
+from .storage.base import Store
+
+__all__ = [
+    "normalize_path", "meta_key", "child_path", "read_metadata", "write_metadata",
+    "ensure_parents", "prepare_create", "Attributes",
+]
+
+
+def normalize_path(path: str | None) -> str:
+    """Canonical node path: ``/``-separated, no leading or trailing ``/``; ``""`` is the root."""
+    if path is None:
+        return ""
+    if not isinstance(path, str):
+        raise MetadataError(f"node paths are strings, got {type(path).__name__}")
+    path = path.replace("\\", "/").strip("/")
+    parts = [p for p in path.split("/") if p]
+    for p in parts:
+        if set(p) == {"."}:
+            raise MetadataError(f"invalid node path {path!r}: segment {p!r} is not allowed")
+    return "/".join(parts)
+
+
+def check_node_name(name: str) -> None:
+    """Names of new nodes: not empty, no ``/``, not only dots, not starting with ``__``."""
+    if not name or "/" in name or set(name) == {"."} or name.startswith("__") or name == META_KEY:
+        raise MetadataError(f"invalid node name {name!r}")
+
+
+def child_path(parent: str, name: str) -> str:
+    name = normalize_path(name)
+    return f"{parent}/{name}" if parent and name else (parent or name)
+
+
+def meta_key(path: str) -> str:
+    return f"{path}/{META_KEY}" if path else META_KEY
+
+
+def read_metadata(store: Store, path: str) -> ArrayMetadata | GroupMetadata | None:
+    """The metadata of the node at ``path``, or None when there is none."""
+    key = meta_key(path)
+    data = store.get(key)
+    if data is None:
+        return None
+    try:
+        return parse_node(loads(data, key))
+    except MetadataError as e:
+        raise type(e)(f"{key}: {e}") from None
+
+
+def write_metadata(store: Store, path: str, metadata: ArrayMetadata | GroupMetadata) -> None:
+    store.set(meta_key(path), dumps(metadata.to_json()))
+
+
+def ensure_parents(store: Store, path: str) -> None:
+    """Write a group ``zarr.json`` for every missing ancestor of ``path``; refuse array ancestors."""
+    parts = path.split("/") if path else []
+    group_doc = dumps(GroupMetadata().to_json())
+    for i in range(len(parts)):
+        parent = "/".join(parts[:i])
+        key = meta_key(parent)
+        if store.set_if_not_exists(key, group_doc):
+            continue
+        existing = read_metadata(store, parent)
+        if isinstance(existing, ArrayMetadata):
+            raise ContainsArrayError(f"cannot create a node below {parent or '/'!r}: it is an array")
+
+
+def prepare_create(store: Store, path: str, overwrite: bool) -> None:
+    """Check that a node may be created at ``path``; with ``overwrite`` remove what is there."""
+    if store.read_only:
+        raise ReadOnlyError(f"cannot create a node in read-only {store!r}")
+    for part in path.split("/") if path else []:
+        check_node_name(part)
+    existing = read_metadata(store, path)
+    if existing is not None and not overwrite:
+        cls = ContainsArrayError if isinstance(existing, ArrayMetadata) else ContainsGroupError
+        raise cls(f"a{'n array' if cls is ContainsArrayError else ' group'} already exists at {path or '/'!r}")
+    if overwrite:
+        store.delete_prefix(f"{path}/" if path else "")
+        store.delete(meta_key(path))
+    ensure_parents(store, path)
+
+
+class Attributes(MutableMapping):
+    """A node's attributes; every change is written to the store at once.
+
+    Changes go through the node's ``update_attributes`` (one read-modify-write under the node's
+    lock), so concurrent updates from several threads are never lost.
+    """
+
+    def __init__(self, node: Any):
+        self._node = node
+
+    def _current(self) -> dict:
+        return self._node.metadata.attributes
+
+    def __getitem__(self, key: str) -> Any:
+        return self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._current()))
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._node.update_attributes({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        self._node._edit_attributes(lambda attrs: attrs.pop(key))
+
+    def put(self, attrs: dict) -> None:
+        """Replace all attributes."""
+        self._node._edit_attributes(lambda a: (a.clear(), a.update(attrs)))
+
+    def asdict(self) -> dict:
+        return dict(self._current())
+
+    def __repr__(self) -> str:
+        return repr(self._current())
+

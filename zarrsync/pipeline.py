@@ -1,0 +1,243 @@
+"""The codec chain of one array, bound once, and the fused per-chunk read and write tasks.
+
+:class:`CodecPipeline` validates a codec list (array->array*, exactly one array->bytes,
+bytes->bytes*), resolves each codec's input spec once, and precomputes the exact decoded size at
+every bytes->bytes stage where it is known (that size bounds each decompressor).
+
+:func:`read_chunks` and :func:`write_chunks` turn an indexer's work items into pool tasks via
+:func:`zarrsync.executor.run_tasks`. One task does a chunk's whole life: fetch, decode, place;
+or take the input slice, merge with the old chunk when the write is partial, encode, store.
+
+This module is also the one home of two rules: empty-chunk elision (:func:`is_fill`) and the
+per-chunk-key write lock (:func:`chunk_lock`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .codecs.base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec
+from .errors import CodecError, CorruptChunkError
+from .executor import run_tasks
+from .storage.base import Store
+
+__all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget"]
+
+
+class CodecPipeline:
+    """A codec chain bound to a chunk spec. Immutable after construction; thread-safe."""
+
+    __slots__ = ("codecs", "spec", "array_array", "array_bytes", "ab_spec", "bytes_bytes", "_fast_zstd")
+
+    def __init__(self, codecs: Sequence[Codec], spec: ChunkSpec):
+        self.codecs = tuple(codecs)
+        self.spec = spec
+        aa: list[tuple[ArrayArrayCodec, ChunkSpec]] = []
+        ab: ArrayBytesCodec | None = None
+        bb: list[tuple[BytesBytesCodec, int | None]] = []
+        current = spec
+        size: int | None = None
+        for codec in self.codecs:
+            if isinstance(codec, ArrayArrayCodec):
+                if ab is not None:
+                    raise CodecError(f"codec {codec.name!r} (array -> array) must come before the array -> bytes codec")
+                aa.append((codec, current))
+                current = codec.resolve(current)
+            elif isinstance(codec, ArrayBytesCodec):
+                if ab is not None:
+                    raise CodecError(f"codecs {ab.name!r} and {codec.name!r}: only one array -> bytes codec is allowed")
+                ab = codec
+                current = codec.resolve(current)
+                size = codec.compute_encoded_size(current.nbytes, current) if codec.is_fixed_size else None
+            elif isinstance(codec, BytesBytesCodec):
+                if ab is None:
+                    raise CodecError(f"codec {codec.name!r} (bytes -> bytes) must come after the array -> bytes codec")
+                bb.append((codec, size))  # size: what this codec's decode must produce
+                size = codec.compute_encoded_size(size, current) if (size is not None and codec.is_fixed_size) else None
+            else:
+                raise CodecError(f"{codec!r} is not a codec")
+        if ab is None:
+            raise CodecError("the codec chain needs exactly one array -> bytes codec (e.g. 'bytes')")
+        self.array_array = tuple(aa)
+        self.array_bytes = ab
+        self.ab_spec = current
+        self.bytes_bytes = tuple(bb)
+
+    @property
+    def encoded_size(self) -> int | None:
+        """Size of every encoded chunk when the whole chain is fixed-size, else None."""
+        size = None
+        if self.array_bytes.is_fixed_size:
+            size = self.array_bytes.compute_encoded_size(self.ab_spec.nbytes, self.ab_spec)
+            for codec, _ in self.bytes_bytes:
+                if not codec.is_fixed_size:
+                    return None
+                size = codec.compute_encoded_size(size, self.ab_spec)
+        return size
+
+    def encode(self, chunk: np.ndarray):
+        """Encode one chunk (shape and dtype of ``spec``) to bytes-like."""
+        for codec, spec in self.array_array:
+            chunk = codec.encode(chunk, spec)
+        data = self.array_bytes.encode(chunk, self.ab_spec)
+        for codec, _ in self.bytes_bytes:
+            data = codec.encode(data, self.ab_spec)
+        return data
+
+    def decode(self, data, key: str | None = None) -> np.ndarray:
+        """Decode one chunk; the result may be a read-only view. Bad bytes raise CorruptChunkError."""
+        try:
+            for codec, expected in reversed(self.bytes_bytes):
+                data = codec.decode(data, self.ab_spec, expected)
+            chunk = self.array_bytes.decode(data, self.ab_spec)
+            for codec, spec in reversed(self.array_array):
+                chunk = codec.decode(chunk, spec)
+        except CorruptChunkError as e:
+            if e.key is None and key is not None:
+                raise CorruptChunkError(str(e), key) from None
+            raise
+        except (ValueError, TypeError, OverflowError, MemoryError) as e:
+            raise CorruptChunkError(f"cannot decode: {e}", key) from e
+        return chunk
+
+
+# --- empty chunks and fills --------------------------------------------------------------------
+
+_UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def is_fill(chunk: np.ndarray, fill: Any) -> bool:
+    """True if every element of ``chunk`` equals ``fill`` bit for bit (NaN payloads, -0.0 included).
+
+    This is the one home of empty-chunk elision's test.
+    """
+    dtype = chunk.dtype
+    if dtype.kind == "c":
+        part = np.dtype(f"f{dtype.itemsize // 2}")
+        return is_fill(chunk.real, part.type(fill.real)) and is_fill(chunk.imag, part.type(fill.imag))
+    if dtype.kind == "f" and dtype.itemsize in _UINT_OF_SIZE:
+        uint = _UINT_OF_SIZE[dtype.itemsize]
+        bits = np.array(fill, dtype=dtype).view(uint)[()]
+        view = chunk.view(uint)
+        return not view.any() if bits == 0 else bool((view == bits).all())
+    if fill == 0:
+        return not chunk.any()
+    return bool((chunk == fill).all())
+
+
+def fill_chunk(spec: ChunkSpec, order: str = "C") -> np.ndarray:
+    """A new writable chunk holding the fill value everywhere."""
+    return np.full(spec.shape, spec.fill_value, dtype=spec.dtype, order=order)
+
+
+# --- per-key write locks -------------------------------------------------------------------------
+
+_STRIPES = tuple(threading.Lock() for _ in range(4096))
+
+
+def chunk_lock(store_id: tuple, key: str) -> threading.Lock:
+    """The lock that serialises read-modify-write of one chunk key (striped: bounded memory).
+
+    ``store_id`` is :meth:`Store.lock_id`, equal for every store object over the same data, so
+    separate ``Array`` objects over one directory share the lock. A task holds one stripe at a
+    time and takes no other lock inside it, so striping cannot deadlock.
+    """
+    return _STRIPES[hash((store_id, key)) % len(_STRIPES)]
+
+
+# --- the fused tasks ------------------------------------------------------------------------------
+
+class ChunkTarget:
+    """Everything a chunk task needs about one array, captured once per call."""
+
+    __slots__ = ("store", "prefix", "pipeline", "spec", "lock_id", "key_encoding")
+
+    def __init__(self, store: Store, prefix: str, pipeline: CodecPipeline, key_encoding):
+        self.store = store
+        self.prefix = prefix  # the array path + "/" + the key encoding's prefix
+        self.pipeline = pipeline
+        self.spec = pipeline.spec
+        self.lock_id = store.lock_id()
+        self.key_encoding = key_encoding
+
+    def work_items(self, indexer) -> list:
+        """The indexer's items with each axis's grid index replaced by its key fragment.
+
+        Fragments are formatted once per axis entry, not once per chunk.
+        """
+        enc = self.key_encoding
+        dims = [[(enc.fragments(e[0], d == 0), *e[1:]) for e in entries] for d, entries in enumerate(indexer.dims)]
+        return list(itertools.product(*dims))
+
+
+def _unpack(prefix: str, item: tuple) -> tuple[str, tuple, tuple, bool]:
+    if not item:  # a 0-d array: one chunk, the prefix is its whole key
+        return prefix, (), (), True
+    frags, chunk_sel, out_sel, complete = zip(*item)
+    return prefix + "".join(frags), chunk_sel, out_sel, all(complete)
+
+
+def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: int) -> None:
+    """Decode every chunk of ``items`` into ``out`` (a work-shaped array)."""
+    store, pipeline, prefix = target.store, target.pipeline, target.prefix
+    fill = target.spec.fill_value
+
+    def task(item):
+        key, chunk_sel, out_sel, _ = _unpack(prefix, item)
+        data = store.get(key)
+        if data is None:
+            out[out_sel] = fill
+        else:
+            out[out_sel] = pipeline.decode(data, key)[chunk_sel]
+
+    run_tasks(task, items, max_workers)
+
+
+def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_workers: int,
+                 write_empty_chunks: bool) -> None:
+    """Write ``value`` (work-shaped, or 0-d for a scalar) into every chunk of ``items``."""
+    store, pipeline, prefix, spec = target.store, target.pipeline, target.prefix, target.spec
+    lock_id = target.lock_id
+    scalar = value.ndim == 0
+    scalar_is_fill = scalar and is_fill(value, spec.fill_value)
+
+    def store_chunk(key: str, chunk: np.ndarray | None) -> None:
+        # chunk None means "all fill"
+        if not write_empty_chunks and (chunk is None or is_fill(chunk, spec.fill_value)):
+            if store.supports_deletes:
+                store.delete(key)
+                return
+            if chunk is None and not store.exists(key):
+                return
+        if chunk is None:
+            chunk = fill_chunk(spec)
+        store.set(key, pipeline.encode(chunk))
+
+    def task(item):
+        key, chunk_sel, out_sel, complete = _unpack(prefix, item)
+        if complete:
+            if scalar:
+                chunk = None if scalar_is_fill else np.full(spec.shape, value, dtype=spec.dtype)
+            else:
+                src = value[out_sel]
+                if src.shape == spec.shape:
+                    chunk = src
+                else:  # an edge chunk: the out-of-bounds part holds the fill value
+                    chunk = fill_chunk(spec)
+                    chunk[chunk_sel] = src
+            store_chunk(key, chunk)
+            return
+        with chunk_lock(lock_id, key):
+            old = store.get(key)
+            if old is None:
+                chunk = fill_chunk(spec)
+            else:
+                chunk = np.array(pipeline.decode(old, key), copy=True)
+            chunk[chunk_sel] = value if scalar else value[out_sel]
+            store_chunk(key, chunk)
+
+    run_tasks(task, items, max_workers)

@@ -1,0 +1,277 @@
+"""The synchronous store interface.
+
+A store maps string keys (``"a/b/zarr.json"``, ``"a/b/c/0/1"``) to bytes. The required core is
+small: :meth:`Store.get`, :meth:`Store.set`, :meth:`Store.delete` and :meth:`Store.list_prefix`.
+Everything else has a default built on those, which a store may override for speed.
+A missing key is ``None``, never an exception. Stores never start threads or event loops.
+
+Byte ranges are requested with :class:`RangeRequest` (``[start, end)``),
+:class:`OffsetRequest` (from an offset to the end) or :class:`SuffixRequest` (the last N bytes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Iterable, Iterator, Sequence
+
+from ..errors import InvalidKeyError, ReadOnlyError, StoreError
+
+__all__ = [
+    "Store", "ByteRequest", "RangeRequest", "OffsetRequest", "SuffixRequest",
+    "validate_key", "slice_bytes",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class RangeRequest:
+    """Bytes ``[start, end)`` of a value (``end`` is clipped to the value's length)."""
+
+    start: int
+    end: int
+
+    def __post_init__(self):
+        if self.start < 0 or self.end < self.start:
+            raise StoreError(f"invalid byte range [{self.start}, {self.end})")
+
+
+@dataclasses.dataclass(frozen=True)
+class OffsetRequest:
+    """Bytes from ``offset`` to the end of a value."""
+
+    offset: int
+
+    def __post_init__(self):
+        if self.offset < 0:
+            raise StoreError(f"invalid byte offset {self.offset}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SuffixRequest:
+    """The last ``suffix`` bytes of a value (all of it if it is shorter)."""
+
+    suffix: int
+
+    def __post_init__(self):
+        if self.suffix < 0:
+            raise StoreError(f"invalid suffix length {self.suffix}")
+
+
+ByteRequest = RangeRequest | OffsetRequest | SuffixRequest
+
+
+def slice_bytes(value: bytes, request: ByteRequest | None) -> bytes:
+    """Apply a byte request to a whole value (the default for stores without native ranges)."""
+    if request is None:
+        return value
+    if isinstance(request, RangeRequest):
+        return value[request.start:request.end]
+    if isinstance(request, OffsetRequest):
+        return value[request.offset:]
+    if isinstance(request, SuffixRequest):
+        return value[max(len(value) - request.suffix, 0):] if request.suffix else b""
+    raise StoreError(f"unknown byte request {request!r}")
+
+
+def validate_key(key: str) -> str:
+    """Check a store key; return it unchanged.
+
+    Keys are ``/``-separated relative paths. Empty segments, ``.`` and ``..`` segments, a leading
+    ``/``, backslashes and NUL bytes are rejected, so no key can escape a store's root.
+    """
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"store keys are str, got {type(key).__name__}")
+    if not key or key.startswith("/") or key.endswith("/") or "\\" in key or "\x00" in key:
+        raise InvalidKeyError(f"invalid store key {key!r}")
+    for part in key.split("/"):
+        if part in ("", ".", ".."):
+            raise InvalidKeyError(f"invalid store key {key!r}: segment {part!r} is not allowed")
+    return key
+
+
+def _validate_prefix(prefix: str) -> str:
+    if prefix == "":
+        return prefix
+    validate_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
+class Store:
+    """Base class of every store.
+
+    Subclasses implement ``_get``, ``_set``, ``_delete`` and ``_list_prefix``; the public methods
+    validate keys, enforce ``read_only`` and provide the rest. Capabilities are declared as
+    class attributes: ``supports_byte_ranges`` (``_get`` honours byte requests natively),
+    ``supports_deletes``, ``supports_listing``.
+
+    Every store is safe to use from many threads at once.
+    """
+
+    supports_byte_ranges: bool = False
+    supports_deletes: bool = True
+    supports_listing: bool = True
+
+    def __init__(self, *, read_only: bool = False):
+        self._read_only = bool(read_only)
+
+    # --- identity -------------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """True if this store (or view) refuses writes."""
+        return self._read_only
+
+    def with_read_only(self, read_only: bool = True) -> "Store":
+        """Return a view of the same data with the given read-only flag."""
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
+        clone._read_only = bool(read_only)
+        return clone
+
+    def lock_id(self) -> tuple:
+        """A hashable that is equal for every store object over the same underlying data.
+
+        Per-chunk write locks are keyed on it, so two ``Array`` objects over one directory
+        serialise their partial writes to the same chunk.
+        """
+        return (type(self).__name__, id(self))
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"{self!r} is read-only")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release resources (files, handles). The default does nothing."""
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.lock_id() == other.lock_id() and self._read_only == other._read_only
+
+    def __hash__(self) -> int:
+        return hash((self.lock_id(), self._read_only))
+
+    # --- what subclasses implement --------------------------------------------------------------
+    def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
+        raise NotImplementedError
+
+    def _set(self, key: str, value: bytes) -> None:
+        raise NotImplementedError
+
+    def _delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def _list_prefix(self, prefix: str) -> Iterator[str]:
+        raise NotImplementedError
+
+    # --- reading --------------------------------------------------------------------------------
+    def get(self, key: str, byte_range: ByteRequest | None = None) -> bytes | None:
+        """Return the value at ``key`` (or the requested byte range of it), ``None`` if missing."""
+        return self._get(validate_key(key), byte_range)
+
+    def get_ranges(self, key: str, ranges: Sequence[ByteRequest]) -> list[bytes] | None:
+        """Return several byte ranges of one value, ``None`` if the key is missing.
+
+        The default reads the whole value once when the store has no native ranges.
+        """
+        validate_key(key)
+        if not self.supports_byte_ranges:
+            whole = self._get(key, None)
+            if whole is None:
+                return None
+            return [slice_bytes(whole, r) for r in ranges]
+        out = []
+        for r in ranges:
+            part = self._get(key, r)
+            if part is None:
+                return None
+            out.append(part)
+        return out
+
+    def exists(self, key: str) -> bool:
+        """True if a value is stored at ``key``."""
+        return self.get(key, RangeRequest(0, 0)) is not None
+
+    def getsize(self, key: str) -> int | None:
+        """Size in bytes of the value at ``key``, ``None`` if missing."""
+        value = self.get(key)
+        return None if value is None else len(value)
+
+    # --- writing --------------------------------------------------------------------------------
+    def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
+        """Store ``value`` at ``key``; readers see the old value or the new one, never a mix."""
+        self._check_writable()
+        self._check_value(key, value)
+        self._set(validate_key(key), value)
+
+    @staticmethod
+    def _check_value(key: str, value) -> None:
+        """The one check that a value to store is bytes-like (``set`` and ``set_if_not_exists``)."""
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise StoreError(f"store values are bytes-like, got {type(value).__name__} for key {key!r}")
+
+    def set_if_not_exists(self, key: str, value: bytes) -> bool:
+        """Store ``value`` only if ``key`` is absent; return True if it was stored.
+
+        The default checks and sets under a per-store lock (atomic within this process);
+        stores that can do better (``LocalStore``) override it.
+        """
+        self._check_writable()
+        self._check_value(key, value)
+        validate_key(key)
+        with _SET_IF_ABSENT_LOCK:
+            if self._get(key, None) is not None:
+                return False
+            self._set(key, value)
+            return True
+
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error."""
+        self._check_writable()
+        self._delete(validate_key(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete every key that starts with ``prefix`` (``""`` empties the store)."""
+        self._check_writable()
+        for key in list(self._list_prefix(_validate_prefix(prefix))):
+            self._delete(key)
+
+    # --- listing --------------------------------------------------------------------------------
+    def list(self) -> Iterator[str]:
+        """Every key in the store, in no particular order."""
+        return self._list_prefix("")
+
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        """Every key that starts with ``prefix`` (full keys, not relative ones)."""
+        return self._list_prefix(_validate_prefix(prefix))
+
+    def list_dir(self, prefix: str) -> Iterator[str]:
+        """The names directly below ``prefix``: keys and sub-prefixes, relative, without ``/``.
+
+        ``prefix`` is a directory-like path (``"a/b"`` or ``"a/b/"``; ``""`` for the root).
+        """
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        seen = set()
+        for key in self._list_prefix(_validate_prefix(prefix)):
+            name = key[len(prefix):].split("/", 1)[0]
+            if name not in seen:
+                seen.add(name)
+                yield name
+
+    def is_empty(self, prefix: str = "") -> bool:
+        """True if no key starts with ``prefix``."""
+        for _ in self.list_prefix(prefix):
+            return False
+        return True
+
+    def set_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Store several values (a convenience; each ``set`` is atomic on its own)."""
+        for key, value in items:
+            self.set(key, value)
+
+
+_SET_IF_ABSENT_LOCK = threading.Lock()

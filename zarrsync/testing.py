@@ -1,0 +1,634 @@
+"""Shared test suites that zarrsync's own tests, and third-party stores, reuse.
+
+:class:`StoreTests` checks the whole :class:`~zarrsync.storage.Store` contract. A store's test
+module subclasses it, names the class and says how to make a fresh, empty, writable store:
+
+>>> class TestMyStore(StoreTests):                  # doctest: +SKIP
+...     store_cls = MyStore
+...     def make_store(self, tmp_path):
+...         return MyStore(tmp_path / "data")
+
+Capabilities come from the store's class attributes (``supports_deletes`` ...), never from skips:
+a store that cannot delete gets its delete tests checked against ``delete_error`` instead.
+
+This module imports pytest and is meant to be imported by tests only.
+"""
+
+from __future__ import annotations
+
+import array
+import pickle
+import sys
+import threading
+
+import pytest
+
+from .errors import InvalidKeyError, ReadOnlyError, StoreError
+from .storage.base import OffsetRequest, RangeRequest, Store, SuffixRequest
+
+__all__ = ["StoreTests", "INVALID_KEYS", "INVALID_PREFIXES", "run_threads"]
+
+INVALID_KEYS = ["", "/a", "a/../b", "..", ".", "a/./b", "a\\b", "a//b", "a/", "/", "a\x00b", "../a", "a/.."]
+"""Keys every store must reject with :class:`~zarrsync.errors.InvalidKeyError`."""
+
+INVALID_PREFIXES = ["/a", "/", "..", "../", "a/../", "a//", "a//b/", "a\\b/", "./"]
+"""Prefixes every listing/deleting method must reject with InvalidKeyError."""
+
+#: A tree of keys with no key that is also a prefix of another (a file cannot be a directory).
+TREE = {
+    "zarr.json": b"{}",
+    "a/b/c": b"abc",
+    "a/b/d": b"abd",
+    "a/e": b"ae",
+    "ab/x": b"abx",
+    "abc": b"",
+    "b/c/d/e": b"deep",
+}
+
+_VALUE = bytes(range(256)) * 4  # 1024 bytes, every offset distinguishable
+
+BYTE_REQUESTS = [
+    RangeRequest(0, 10), RangeRequest(10, 20), RangeRequest(0, 1024), RangeRequest(1000, 2000),
+    RangeRequest(1024, 1030), RangeRequest(5000, 6000), RangeRequest(5, 5), RangeRequest(0, 0),
+    OffsetRequest(0), OffsetRequest(1000), OffsetRequest(1024), OffsetRequest(5000),
+    SuffixRequest(10), SuffixRequest(1024), SuffixRequest(5000), SuffixRequest(0), SuffixRequest(1),
+]
+"""Byte requests checked against :func:`expected_slice`, including clipping and empty cases."""
+
+
+def expected_slice(value: bytes, request) -> bytes:
+    """The bytes a request must return, written independently of the stores' own helper."""
+    if isinstance(request, RangeRequest):
+        return value[request.start:min(request.end, len(value))]
+    if isinstance(request, OffsetRequest):
+        return value[request.offset:]
+    if request.suffix == 0:
+        return b""
+    return value[-request.suffix:] if request.suffix < len(value) else value
+
+
+def run_threads(n: int, target, *, switch_interval: float = 1e-6) -> None:
+    """Run ``target(i)`` in ``n`` threads started together; re-raise the first failure.
+
+    ``sys.setswitchinterval`` is lowered while they run (to force interleavings on the GIL
+    build) and restored afterwards.
+    """
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        try:
+            barrier.wait()
+            target(i)
+        except BaseException as e:  # collected and re-raised in the caller's thread
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval)
+    try:
+        threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    if errors:
+        raise errors[0]
+
+
+class StoreTests:
+    """The contract of :class:`~zarrsync.storage.Store`, as a pytest base class.
+
+    Subclasses set ``store_cls`` and implement :meth:`make_store`. Class attributes adapt the
+    suite to documented differences between stores:
+
+    ``pickle_keeps_identity``
+        True if an unpickled store is equal to the original (it reaches the same data, like a
+        directory); False if pickling copies the data (``MemoryStore``).
+    ``delete_error``
+        The exception a store with ``supports_deletes = False`` raises when asked to delete an
+        existing key.
+    ``threads``
+        How many threads the concurrency tests start.
+    """
+
+    store_cls: type[Store]
+    pickle_keeps_identity: bool = True
+    delete_error: type[BaseException] = StoreError
+    threads: int = 16
+
+    def make_store(self, tmp_path) -> Store:
+        """Return a fresh, empty, writable store (``tmp_path`` is pytest's per-test directory)."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, tmp_path):
+        """A fresh store, closed after the test."""
+        s = self.make_store(tmp_path)
+        yield s
+        s.close()
+
+    @staticmethod
+    def fill(store: Store, items: dict[str, bytes] = TREE) -> dict[str, bytes]:
+        """Write ``items`` into ``store``; return them."""
+        for key, value in items.items():
+            store.set(key, value)
+        return dict(items)
+
+    @staticmethod
+    def contents(store: Store) -> dict[str, bytes]:
+        """Every key and value in the store."""
+        return {key: store.get(key) for key in store.list()}
+
+    # --- the class itself -----------------------------------------------------------------------
+    def test_fresh_store(self, store):
+        assert isinstance(store, self.store_cls)
+        assert isinstance(store, Store)
+        assert store.read_only is False
+        assert store.is_empty()
+        assert list(store.list()) == []
+        for flag in ("supports_byte_ranges", "supports_deletes", "supports_listing"):
+            assert isinstance(getattr(self.store_cls, flag), bool), flag
+
+    def test_repr(self, store):
+        assert type(store).__name__ in repr(store)
+
+    # --- get / set ------------------------------------------------------------------------------
+    def test_get_missing(self, store):
+        assert store.get("missing") is None
+        assert store.get("a/b/missing") is None
+        assert store.get("missing", RangeRequest(0, 5)) is None
+        assert store.get("missing", OffsetRequest(1)) is None
+        assert store.get("missing", SuffixRequest(3)) is None
+        assert store.get_ranges("missing", [RangeRequest(0, 1)]) is None
+        assert store.exists("missing") is False
+        assert store.getsize("missing") is None
+
+    @pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "memoryview-slice",
+                                      "memoryview-strided", "memoryview-int32", "empty", "large"])
+    def test_set_get_roundtrip(self, store, kind):
+        data = bytes(range(256)) * 3
+        value, expected = {
+            "bytes": (data, data),
+            "bytearray": (bytearray(data), data),
+            "memoryview": (memoryview(data), data),
+            "memoryview-slice": (memoryview(data)[7:99], data[7:99]),
+            "memoryview-strided": (memoryview(data)[::3], data[::3]),
+            "memoryview-int32": (memoryview(array.array("i", [1, -2, 3])), array.array("i", [1, -2, 3]).tobytes()),
+            "empty": (b"", b""),
+            "large": (data * 2000, data * 2000),
+        }[kind]
+        store.set("group/array/c/0/0", value)
+        got = store.get("group/array/c/0/0")
+        assert type(got) is bytes
+        assert got == expected
+        assert store.exists("group/array/c/0/0")
+        assert store.getsize("group/array/c/0/0") == len(expected)
+
+    def test_set_copies_the_value(self, store):
+        buf = bytearray(b"before")
+        store.set("k", buf)
+        buf[:] = b"AFTER!"
+        assert store.get("k") == b"before"
+
+    def test_overwrite(self, store):
+        store.set("k", b"first value")
+        store.set("k", b"2nd")
+        assert store.get("k") == b"2nd"
+        assert store.getsize("k") == 3
+        assert list(store.list()) == ["k"]
+
+    def test_set_many(self, store):
+        store.set_many(TREE.items())
+        assert self.contents(store) == TREE
+
+    @pytest.mark.parametrize("value", ["text", 3, None, [1, 2], 1.5, object()], ids=repr)
+    def test_set_rejects_non_bytes(self, store, value):
+        with pytest.raises(StoreError):
+            store.set("k", value)
+        with pytest.raises(StoreError):
+            store.set_if_not_exists("k", value)
+        assert store.get("k") is None
+        assert store.is_empty()
+
+    # --- byte requests --------------------------------------------------------------------------
+    @pytest.mark.parametrize("request_", BYTE_REQUESTS, ids=repr)
+    def test_byte_request(self, store, request_):
+        store.set("x/y", _VALUE)
+        got = store.get("x/y", request_)
+        assert type(got) is bytes
+        assert got == expected_slice(_VALUE, request_)
+
+    @pytest.mark.parametrize("request_", [RangeRequest(0, 0), RangeRequest(0, 5), RangeRequest(3, 9),
+                                          OffsetRequest(0), OffsetRequest(2), SuffixRequest(0),
+                                          SuffixRequest(4)], ids=repr)
+    def test_byte_request_on_empty_value(self, store, request_):
+        store.set("empty", b"")
+        assert store.get("empty", request_) == b""
+
+    def test_byte_request_expected_values(self, store):
+        # spelled out once, so the oracle above cannot hide a shared mistake
+        store.set("k", b"0123456789")
+        assert store.get("k", RangeRequest(2, 5)) == b"234"
+        assert store.get("k", RangeRequest(8, 100)) == b"89"
+        assert store.get("k", RangeRequest(50, 100)) == b""
+        assert store.get("k", OffsetRequest(7)) == b"789"
+        assert store.get("k", OffsetRequest(10)) == b""
+        assert store.get("k", SuffixRequest(3)) == b"789"
+        assert store.get("k", SuffixRequest(99)) == b"0123456789"
+        assert store.get("k", SuffixRequest(0)) == b""
+
+    @pytest.mark.parametrize("make", [lambda: RangeRequest(5, 2), lambda: RangeRequest(-1, 3),
+                                      lambda: OffsetRequest(-1), lambda: SuffixRequest(-2)])
+    def test_invalid_byte_request(self, make):
+        with pytest.raises(StoreError):
+            make()
+
+    def test_unknown_byte_request_type(self, store):
+        store.set("k", b"abc")
+        with pytest.raises(StoreError):
+            store.get("k", (0, 2))
+
+    def test_get_ranges(self, store):
+        store.set("k", _VALUE)
+        got = store.get_ranges("k", BYTE_REQUESTS)
+        assert got == [expected_slice(_VALUE, r) for r in BYTE_REQUESTS]
+        assert all(type(part) is bytes for part in got)
+        assert store.get_ranges("k", []) == []
+        assert store.get_ranges("k", [RangeRequest(0, 4), RangeRequest(0, 4)]) == [_VALUE[:4]] * 2
+
+    # --- exists / getsize -----------------------------------------------------------------------
+    def test_exists_and_getsize(self, store):
+        self.fill(store)
+        for key, value in TREE.items():
+            assert store.exists(key), key
+            assert store.getsize(key) == len(value), key
+        # a prefix of keys is not a key
+        for prefix in ("a", "a/b", "b/c", "b/c/d"):
+            assert store.exists(prefix) is False, prefix
+            assert store.getsize(prefix) is None, prefix
+            assert store.get(prefix) is None, prefix
+        assert store.exists("a/b/c/d") is False
+
+    # --- set_if_not_exists ----------------------------------------------------------------------
+    def test_set_if_not_exists(self, store):
+        assert store.set_if_not_exists("a/k", b"one") is True
+        assert store.get("a/k") == b"one"
+        assert store.set_if_not_exists("a/k", b"two") is False
+        assert store.get("a/k") == b"one"
+        assert store.set_if_not_exists("b", bytearray(b"ba")) is True
+        assert store.set_if_not_exists("c", memoryview(b"mv")) is True
+        assert store.get("b") == b"ba" and store.get("c") == b"mv"
+        assert sorted(store.list()) == ["a/k", "b", "c"]
+
+    def test_set_if_not_exists_empty_value(self, store):
+        assert store.set_if_not_exists("k", b"") is True
+        assert store.set_if_not_exists("k", b"x") is False
+        assert store.get("k") == b""
+
+    # --- delete ---------------------------------------------------------------------------------
+    def test_delete(self, store):
+        self.fill(store)
+        if self.store_cls.supports_deletes:
+            store.delete("a/e")
+            assert store.get("a/e") is None
+            assert store.exists("a/e") is False
+            assert store.getsize("a/e") is None
+            assert "a/e" not in list(store.list())
+            assert self.contents(store) == {k: v for k, v in TREE.items() if k != "a/e"}
+        else:
+            with pytest.raises(self.delete_error):
+                store.delete("a/e")
+            assert self.contents(store) == TREE
+
+    def test_delete_missing_is_fine(self, store):
+        self.fill(store)
+        store.delete("missing")
+        store.delete("a/missing")
+        store.delete("abc/x")  # below a key
+        store.delete("a")  # a prefix of keys, not a key
+        store.delete("a/b")
+        assert self.contents(store) == TREE
+
+    def test_set_after_delete(self, store):
+        store.set("k", b"1")
+        if self.store_cls.supports_deletes:
+            store.delete("k")
+            assert store.set_if_not_exists("k", b"2") is True
+            assert store.get("k") == b"2"
+        else:
+            with pytest.raises(self.delete_error):
+                store.delete("k")
+            assert store.get("k") == b"1"
+
+    @pytest.mark.parametrize("prefix, removed", [
+        ("a/b/", {"a/b/c", "a/b/d"}),
+        ("a/b", {"a/b/c", "a/b/d"}),
+        ("a/", {"a/b/c", "a/b/d", "a/e"}),
+        ("a", {"a/b/c", "a/b/d", "a/e", "ab/x", "abc"}),
+        ("b/c/d/", {"b/c/d/e"}),
+        ("b/", {"b/c/d/e"}),
+        ("", set(TREE)),
+        ("zzz/", set()),
+        ("a/b/c/", set()),  # below a key
+    ])
+    def test_delete_prefix(self, store, prefix, removed):
+        self.fill(store)
+        if self.store_cls.supports_deletes or not removed:
+            store.delete_prefix(prefix)
+            assert self.contents(store) == {k: v for k, v in TREE.items() if k not in removed}
+        else:
+            with pytest.raises(self.delete_error):
+                store.delete_prefix(prefix)
+            assert self.contents(store) == TREE
+
+    def test_delete_prefix_slash_is_a_boundary(self, store):
+        store.set("a/x", b"1")
+        store.set("ab/x", b"2")
+        store.set("a.b", b"3")
+        if self.store_cls.supports_deletes:
+            store.delete_prefix("a/")
+            assert self.contents(store) == {"ab/x": b"2", "a.b": b"3"}
+        else:
+            with pytest.raises(self.delete_error):
+                store.delete_prefix("a/")
+            assert store.get("ab/x") == b"2"
+
+    def test_delete_prefix_empty_store(self, store):
+        store.delete_prefix("")
+        store.delete_prefix("a/")
+        assert store.is_empty()
+
+    def test_listing_after_delete(self, store):
+        # a removed key leaves no trace in listings (no empty "directories")
+        self.fill(store)
+        if not self.store_cls.supports_deletes:
+            with pytest.raises(self.delete_error):
+                store.delete("b/c/d/e")
+            assert "b" in set(store.list_dir(""))
+            return
+        store.delete("b/c/d/e")
+        store.delete_prefix("a/b/")
+        store.delete("a/e")
+        assert sorted(store.list_dir("")) == ["ab", "abc", "zarr.json"]
+        assert list(store.list_dir("a")) == []
+        assert list(store.list_dir("b/c")) == []
+        assert store.is_empty("a/") and store.is_empty("b/")
+        store.set("b/new", b"n")
+        assert sorted(store.list_dir("")) == ["ab", "abc", "b", "zarr.json"]
+        assert list(store.list_dir("b")) == ["new"]
+
+    # --- listing --------------------------------------------------------------------------------
+    def test_list(self, store):
+        self.fill(store)
+        store.set("a/e", b"again")  # an overwrite is still one key
+        keys = list(store.list())
+        assert len(keys) == len(set(keys))
+        assert set(keys) == set(TREE)
+
+    @pytest.mark.parametrize("prefix, expected", [
+        ("", set(TREE)),
+        ("a/", {"a/b/c", "a/b/d", "a/e"}),
+        ("a/b/", {"a/b/c", "a/b/d"}),
+        ("a/b", {"a/b/c", "a/b/d"}),
+        ("a", {"a/b/c", "a/b/d", "a/e", "ab/x", "abc"}),
+        ("ab", {"ab/x", "abc"}),
+        ("abc", {"abc"}),
+        ("b/c/d/", {"b/c/d/e"}),
+        ("zarr", {"zarr.json"}),
+        ("zzz", set()),
+        ("a/b/c/", set()),
+    ])
+    def test_list_prefix(self, store, prefix, expected):
+        self.fill(store)
+        keys = list(store.list_prefix(prefix))
+        assert len(keys) == len(set(keys))
+        assert set(keys) == expected
+
+    @pytest.mark.parametrize("prefix, expected", [
+        ("", ["a", "ab", "abc", "b", "zarr.json"]),
+        ("a", ["b", "e"]),
+        ("a/", ["b", "e"]),
+        ("a/b", ["c", "d"]),
+        ("b", ["c"]),
+        ("b/c/", ["d"]),
+        ("b/c/d", ["e"]),
+        ("ab", ["x"]),
+        ("abc", []),  # a key, not a directory
+        ("missing", []),
+        ("a/b/c", []),
+    ])
+    def test_list_dir(self, store, prefix, expected):
+        self.fill(store)
+        names = list(store.list_dir(prefix))
+        assert len(names) == len(set(names)), names
+        assert sorted(names) == expected
+
+    def test_list_dir_empty_store(self, store):
+        assert list(store.list_dir("")) == []
+        assert list(store.list_dir("a")) == []
+
+    def test_is_empty(self, store):
+        assert store.is_empty()
+        assert store.is_empty("a/")
+        store.set("a/b", b"x")
+        assert not store.is_empty()
+        assert not store.is_empty("a/")
+        assert not store.is_empty("a")
+        assert store.is_empty("b/")
+        assert store.is_empty("a/b/")
+
+    # --- read-only ------------------------------------------------------------------------------
+    def test_read_only_view(self, store):
+        self.fill(store)
+        view = store.with_read_only()
+        assert view.read_only is True
+        assert store.read_only is False
+        assert isinstance(view, self.store_cls)
+        assert self.contents(view) == TREE
+        for write in (lambda: view.set("new", b"x"), lambda: view.set("a/e", b"x"),
+                      lambda: view.set_if_not_exists("new", b"x"), lambda: view.delete("a/e"),
+                      lambda: view.delete("missing"), lambda: view.delete_prefix("a/"),
+                      lambda: view.delete_prefix(""), lambda: view.set_many([("new", b"x")])):
+            with pytest.raises(ReadOnlyError):
+                write()
+        assert self.contents(store) == TREE
+        # the view shares the data: later writes through the store are visible in it
+        store.set("later", b"L")
+        assert view.get("later") == b"L"
+        assert view.get("later", SuffixRequest(1)) == b"L"
+        assert "later" in set(view.list())
+
+    def test_read_only_error_is_permission_error(self, store):
+        with pytest.raises(PermissionError):
+            store.with_read_only().set("k", b"v")
+
+    def test_writable_view_of_read_only_view(self, store):
+        view = store.with_read_only().with_read_only(False)
+        assert view.read_only is False
+        assert view == store
+        view.set("k", b"v")
+        assert store.get("k") == b"v"
+
+    def test_views_close_independently_of_data(self, store):
+        store.set("k", b"v")
+        view = store.with_read_only()
+        assert view.get("k") == b"v"
+        view.close()
+        store.set("k2", b"w")  # closing a view must not break the store it came from
+        assert store.get("k") == b"v" and store.get("k2") == b"w"
+
+    # --- keys -----------------------------------------------------------------------------------
+    @pytest.mark.parametrize("key", INVALID_KEYS, ids=repr)
+    def test_invalid_key(self, store, key):
+        calls = {
+            "get": lambda: store.get(key),
+            "get-range": lambda: store.get(key, RangeRequest(0, 1)),
+            "get_ranges": lambda: store.get_ranges(key, [RangeRequest(0, 1)]),
+            "set": lambda: store.set(key, b"x"),
+            "set_if_not_exists": lambda: store.set_if_not_exists(key, b"x"),
+            "exists": lambda: store.exists(key),
+            "getsize": lambda: store.getsize(key),
+            "delete": lambda: store.delete(key),
+        }
+        for name, call in calls.items():
+            with pytest.raises(InvalidKeyError):
+                call()
+                pytest.fail(f"{name}({key!r}) did not raise")
+        assert store.is_empty()
+
+    @pytest.mark.parametrize("key", [1, None, b"a", ("a",)], ids=repr)
+    def test_non_str_key(self, store, key):
+        with pytest.raises(InvalidKeyError):
+            store.get(key)
+        with pytest.raises(InvalidKeyError):
+            store.set(key, b"x")
+
+    @pytest.mark.parametrize("prefix", INVALID_PREFIXES, ids=repr)
+    def test_invalid_prefix(self, store, prefix):
+        self.fill(store)
+        with pytest.raises(InvalidKeyError):
+            list(store.list_prefix(prefix))
+        with pytest.raises(InvalidKeyError):
+            list(store.list_dir(prefix))
+        with pytest.raises(InvalidKeyError):
+            store.is_empty(prefix)
+        with pytest.raises(InvalidKeyError):
+            store.delete_prefix(prefix)
+        assert self.contents(store) == TREE
+
+    def test_invalid_key_error_is_value_error(self, store):
+        with pytest.raises(ValueError):
+            store.get("a/../b")
+
+    def test_unusual_but_valid_keys(self, store):
+        keys = ["...", "a/...b", ".zattrs", "a/.zarray", "c/0.0.0", "sp ace/x", "ünï/cödé", "k~", "a-b_c=d"]
+        for key in keys:
+            store.set(key, key.encode())
+        for key in keys:
+            assert store.get(key) == key.encode(), key
+        assert set(store.list()) == set(keys)
+
+    # --- identity, pickling, context manager ----------------------------------------------------
+    def test_equality_and_hash(self, store):
+        assert store == store
+        view = store.with_read_only()
+        assert view != store  # different read_only flag
+        assert view == store.with_read_only()
+        assert hash(view) == hash(store.with_read_only())
+        assert store.lock_id() == view.lock_id()  # same underlying data
+        hash(store.lock_id())
+        assert store != object()
+
+    @pytest.mark.parametrize("read_only", [False, True])
+    def test_pickle(self, store, read_only):
+        self.fill(store)
+        src = store.with_read_only(read_only)
+        copy = pickle.loads(pickle.dumps(src))
+        assert type(copy) is type(src)
+        assert copy.read_only is read_only
+        assert self.contents(copy) == TREE
+        assert copy.get("a/b/c", RangeRequest(1, 2)) == b"b"
+        if self.pickle_keeps_identity:
+            assert copy == src
+            assert hash(copy) == hash(src)
+            assert copy.lock_id() == src.lock_id()
+        else:
+            assert copy != src
+            assert copy.lock_id() != src.lock_id()
+            if not read_only:  # the copy owns its data
+                copy.set("only-in-copy", b"c")
+                assert store.get("only-in-copy") is None
+        copy.close()
+        assert self.contents(store) == TREE  # the original is still usable
+
+    def test_context_manager(self, store):
+        with store as entered:
+            assert entered is store
+            store.set("k", b"v")
+            assert store.get("k") == b"v"
+        store.close()  # closing twice is fine
+
+    # --- threads --------------------------------------------------------------------------------
+    def test_concurrent_own_keys(self, store):
+        per_thread = 40
+
+        def value(t: int, i: int) -> bytes:
+            return f"{t}:{i}:".encode() * (i % 7) + bytes([t, i])
+
+        def work(t: int) -> None:
+            for i in range(per_thread):
+                key = f"t{t}/c/{i}"
+                v = value(t, i)
+                store.set(key, v)
+                assert store.get(key) == v
+                assert store.get(key, SuffixRequest(2)) == bytes([t, i])
+                assert store.get_ranges(key, [RangeRequest(0, 3), OffsetRequest(len(v) - 1)]) == [v[:3], v[-1:]]
+                assert store.exists(key)
+                assert store.getsize(key) == len(v)
+                assert store.set_if_not_exists(key, b"other") is False
+                assert store.set_if_not_exists(f"t{t}/once/{i}", v) is True
+                assert not store.is_empty(f"t{t}/")
+                list(store.list_dir(""))  # listing while others write must not fail
+
+        interval = sys.getswitchinterval()
+        run_threads(self.threads, work)
+        assert sys.getswitchinterval() == interval
+        expected = {}
+        for t in range(self.threads):
+            for i in range(per_thread):
+                expected[f"t{t}/c/{i}"] = expected[f"t{t}/once/{i}"] = value(t, i)
+        assert self.contents(store) == expected
+        assert sorted(store.list_dir("")) == sorted(f"t{t}" for t in range(self.threads))
+
+    def test_concurrent_overwrites_are_never_torn(self, store):
+        size = 4096
+        store.set("shared", bytes([255]) * size)
+
+        def work(t: int) -> None:
+            if t % 2:  # writers
+                for i in range(25):
+                    store.set("shared", bytes([t]) * size)
+            else:  # readers
+                for _ in range(50):
+                    v = store.get("shared")
+                    assert v is not None and len(v) == size
+                    assert v.count(v[:1]) == size, "torn read"
+
+        run_threads(self.threads, work)
+        final = store.get("shared")
+        assert final in {bytes([t]) * size for t in range(1, self.threads, 2)}
+
+    def test_concurrent_set_if_not_exists_has_one_winner(self, store):
+        wins = []
+
+        def work(t: int) -> None:
+            for i in range(10):
+                if store.set_if_not_exists(f"race/{i}", b"winner %d" % t):
+                    wins.append((i, t))
+
+        run_threads(self.threads, work)
+        assert sorted(i for i, _ in wins) == list(range(10))
+        for i, t in wins:
+            assert store.get(f"race/{i}") == b"winner %d" % t
