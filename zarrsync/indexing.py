@@ -123,9 +123,12 @@ def _dim_entries(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
         k = i // c
         extent = min(c, dim_len - k * c)
         return 1, [(k, slice(i - k * c, i - k * c + 1, 1), slice(0, 1), extent == 1)]
-    start, stop, step = sel.indices(dim_len)
-    if step == 0:
-        raise IndexingError("slice step cannot be zero")
+    try:
+        start, stop, step = sel.indices(dim_len)
+    except TypeError:  # as numpy: anything with __index__ (ints, numpy ints) or None
+        raise IndexingError(f"slice {sel!r}: start, stop and step must be integers or None") from None
+    except ValueError:  # slice.indices refuses a zero step
+        raise IndexingError("slice step cannot be zero") from None
     n = len(range(start, stop, step))
     if step > 0:
         entries = []

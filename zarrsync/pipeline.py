@@ -31,7 +31,7 @@ __all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_loc
 class CodecPipeline:
     """A codec chain bound to a chunk spec. Immutable after construction; thread-safe."""
 
-    __slots__ = ("codecs", "spec", "array_array", "array_bytes", "ab_spec", "bytes_bytes", "_fast_zstd")
+    __slots__ = ("codecs", "spec", "array_array", "array_bytes", "ab_spec", "bytes_bytes", "_into")
 
     def __init__(self, codecs: Sequence[Codec], spec: ChunkSpec):
         self.codecs = tuple(codecs)
@@ -66,6 +66,42 @@ class CodecPipeline:
         self.array_bytes = ab
         self.ab_spec = current
         self.bytes_bytes = tuple(bb)
+        # decoding straight into a caller's buffer needs plain bytes on the array side and at
+        # most one bytes -> bytes codec that can decode into a buffer
+        self._into: Any = None
+        if not aa and ab.is_plain_layout(current):
+            if not bb:
+                self._into = _FROM_STORE
+            elif len(bb) == 1 and bb[0][0].supports_decode_into:
+                self._into = bb[0][0]
+
+    @property
+    def decodes_into(self) -> bool:
+        """True if :meth:`read_into` can decode chunks straight into a buffer."""
+        return self._into is not None
+
+    def read_into(self, store: Store, key: str, buf: memoryview) -> bool:
+        """Decode the chunk at ``key`` into ``buf`` (native C-order bytes of one chunk).
+
+        Returns False if the chunk is missing. Only when :attr:`decodes_into`.
+        """
+        codec = self._into
+        if codec is _FROM_STORE:  # the stored bytes are the chunk
+            n = store.get_into(key, buf)
+            if n is None:
+                return False
+            if n != len(buf):
+                raise CorruptChunkError(f"codec 'bytes': expected {len(buf)} bytes for a chunk of shape "
+                                        f"{self.spec.shape} and type {self.spec.dtype}, got {n}", key)
+            return True
+        data = store.get(key)
+        if data is None:
+            return False
+        try:
+            codec.decode_into(data, buf)
+        except CorruptChunkError as e:
+            raise CorruptChunkError(str(e), key) from None
+        return True
 
     @property
     def encoded_size(self) -> int | None:
@@ -80,10 +116,20 @@ class CodecPipeline:
         return size
 
     def encode(self, chunk: np.ndarray):
-        """Encode one chunk (shape and dtype of ``spec``) to bytes-like."""
-        for codec, spec in self.array_array:
-            chunk = codec.encode(chunk, spec)
-        data = self.array_bytes.encode(chunk, self.ab_spec)
+        """Encode one chunk (shape and dtype of ``spec``) to bytes-like.
+
+        The result may be a view of a per-thread buffer: use it (store it) before encoding the
+        next chunk on the same thread.
+        """
+        if self._into is not None and not chunk.flags.c_contiguous:
+            # plain layout: gather the chunk into a reused buffer rather than a new allocation
+            buf = _scratch(self.spec.nbytes, "encode")
+            np.copyto(buf.view(self.spec.dtype).reshape(self.spec.shape), chunk)
+            data = memoryview(buf)
+        else:
+            for codec, spec in self.array_array:
+                chunk = codec.encode(chunk, spec)
+            data = self.array_bytes.encode(chunk, self.ab_spec)
         for codec, _ in self.bytes_bytes:
             data = codec.encode(data, self.ab_spec)
         return data
@@ -103,6 +149,26 @@ class CodecPipeline:
         except (ValueError, TypeError, OverflowError, MemoryError) as e:
             raise CorruptChunkError(f"cannot decode: {e}", key) from e
         return chunk
+
+
+_FROM_STORE = object()
+
+_scratch_local = threading.local()
+_SCRATCH_MAX = 64 << 20
+
+
+def _scratch(nbytes: int, slot: str) -> np.ndarray:
+    """A per-thread buffer of ``nbytes`` bytes, reused between chunks: large fresh allocations
+    cost a page fault per 4 KiB on every chunk. ``slot`` keeps decode and encode buffers apart."""
+    bufs = getattr(_scratch_local, "bufs", None)
+    if bufs is None:
+        bufs = _scratch_local.bufs = {}
+    buf = bufs.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(nbytes, dtype=np.uint8)
+        if nbytes <= _SCRATCH_MAX:
+            bufs[slot] = buf
+    return buf[:nbytes]
 
 
 # --- empty chunks and fills --------------------------------------------------------------------
@@ -175,19 +241,39 @@ class ChunkTarget:
 
 
 def _unpack(prefix: str, item: tuple) -> tuple[str, tuple, tuple, bool]:
-    if not item:  # a 0-d array: one chunk, the prefix is its whole key
-        return prefix, (), (), True
+    if not item:  # a 0-d array: one chunk, the prefix is its whole key; `...` keeps views 0-d
+        return prefix, (), Ellipsis, True
     frags, chunk_sel, out_sel, complete = zip(*item)
     return prefix + "".join(frags), chunk_sel, out_sel, all(complete)
 
 
 def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: int) -> None:
-    """Decode every chunk of ``items`` into ``out`` (a work-shaped array)."""
-    store, pipeline, prefix = target.store, target.pipeline, target.prefix
-    fill = target.spec.fill_value
+    """Decode every chunk of ``items`` into ``out`` (a work-shaped array).
+
+    Fast paths, in order: a whole chunk whose place in ``out`` is C-contiguous is decoded
+    straight into ``out``; otherwise, when the codec chain allows, the chunk is decoded into a
+    per-thread scratch buffer and the selected part copied out (no per-chunk allocation);
+    otherwise the general decode.
+    """
+    store, pipeline, prefix, spec = target.store, target.pipeline, target.prefix, target.spec
+    fill = spec.fill_value
+    direct = pipeline.decodes_into
+    shape, dtype, nbytes = spec.shape, spec.dtype, spec.nbytes
 
     def task(item):
-        key, chunk_sel, out_sel, _ = _unpack(prefix, item)
+        key, chunk_sel, out_sel, complete = _unpack(prefix, item)
+        if direct:
+            dest = out[out_sel]
+            if complete and dest.shape == shape and dest.flags.c_contiguous:
+                if not pipeline.read_into(store, key, memoryview(dest).cast("B")):
+                    dest[...] = fill
+                return
+            buf = _scratch(nbytes, "decode")
+            if pipeline.read_into(store, key, memoryview(buf)):
+                dest[...] = buf.view(dtype).reshape(shape)[chunk_sel]
+            else:
+                dest[...] = fill
+            return
         data = store.get(key)
         if data is None:
             out[out_sel] = fill

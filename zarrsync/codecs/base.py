@@ -105,6 +105,11 @@ class ArrayArrayCodec(Codec):
 
 
 class ArrayBytesCodec(Codec):
+    def is_plain_layout(self, spec: ChunkSpec) -> bool:
+        """True if the encoded bytes are exactly the chunk's native C-order memory (so a chunk can
+        be read straight into an output buffer)."""
+        return False
+
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
         raise NotImplementedError
 
@@ -114,6 +119,13 @@ class ArrayBytesCodec(Codec):
 
 
 class BytesBytesCodec(Codec):
+    #: ``decode_into`` writes the decoded bytes into a caller's buffer (no intermediate copy)
+    supports_decode_into: ClassVar[bool] = False
+
+    def decode_into(self, data, out: memoryview) -> None:
+        """Decode into ``out``, which must end up exactly full (else CorruptChunkError)."""
+        raise NotImplementedError
+
     def encode(self, data: bytes, spec: ChunkSpec) -> bytes:
         raise NotImplementedError
 

@@ -51,6 +51,9 @@ class BytesCodec(ArrayBytesCodec):
             return dtype
         return dtype.newbyteorder("<" if self.endian == "little" else ">")
 
+    def is_plain_layout(self, spec: ChunkSpec) -> bool:
+        return self._stored_dtype(spec.dtype) == spec.dtype
+
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> memoryview:
         stored = self._stored_dtype(spec.dtype)
         if chunk.dtype != stored:

@@ -69,6 +69,22 @@ class ZstdCodec(BytesBytesCodec):
     def decode(self, data, spec: ChunkSpec, expected_size: int | None) -> bytes:
         return zstd_decompress(data, bounded_size(spec, expected_size), expected_size is not None)
 
+    supports_decode_into = True
+
+    def decode_into(self, data, out: memoryview) -> None:
+        try:
+            with _decompressor().stream_reader(data, read_across_frames=True) as reader:
+                pos, size = 0, len(out)
+                while pos < size:
+                    n = reader.readinto(out[pos:])
+                    if n == 0:
+                        raise CorruptChunkError(f"codec 'zstd': decodes to {pos} bytes, the chunk holds {size}")
+                    pos += n
+                if reader.read(1):
+                    raise CorruptChunkError(f"codec 'zstd': decodes to more than the {size} bytes a chunk holds")
+        except zstandard.ZstdError as e:
+            raise CorruptChunkError(f"codec 'zstd': {e}") from None
+
 
 def zstd_decompress(data, max_size: int, exact: bool) -> bytes:
     """Decompress one or more zstd frames into at most ``max_size`` bytes."""

@@ -79,6 +79,9 @@ def validate_key(key: str) -> str:
     Keys are ``/``-separated relative paths. Empty segments, ``.`` and ``..`` segments, a leading
     ``/``, backslashes and NUL bytes are rejected, so no key can escape a store's root.
     """
+    if type(key) is str and key and key[0] not in "/." and key[-1] != "/" and "//" not in key \
+            and "/." not in key and "\\" not in key and "\x00" not in key:
+        return key  # fast path: no segment can be empty or start with a dot
     if not isinstance(key, str):
         raise InvalidKeyError(f"store keys are str, got {type(key).__name__}")
     if not key or key.startswith("/") or key.endswith("/") or "\\" in key or "\x00" in key:
@@ -108,6 +111,7 @@ class Store:
     """
 
     supports_byte_ranges: bool = False
+    supports_get_into: bool = False
     supports_deletes: bool = True
     supports_listing: bool = True
 
@@ -191,6 +195,20 @@ class Store:
             out.append(part)
         return out
 
+    def get_into(self, key: str, out: memoryview) -> int | None:
+        """Read the whole value at ``key`` into ``out`` if it has exactly ``len(out)`` bytes.
+
+        Returns the value's size (when it differs from ``len(out)``, ``out`` holds nothing
+        useful), or None if the key is missing. Stores that set ``supports_get_into`` read
+        straight into ``out``; the default copies from :meth:`get`.
+        """
+        value = self.get(key)
+        if value is None:
+            return None
+        if len(value) == len(out):
+            out[:] = value
+        return len(value)
+
     def exists(self, key: str) -> bool:
         """True if a value is stored at ``key``."""
         return self.get(key, RangeRequest(0, 0)) is not None
@@ -202,7 +220,11 @@ class Store:
 
     # --- writing --------------------------------------------------------------------------------
     def set(self, key: str, value: bytes | bytearray | memoryview) -> None:
-        """Store ``value`` at ``key``; readers see the old value or the new one, never a mix."""
+        """Store ``value`` at ``key``; readers see the old value or the new one, never a mix.
+
+        ``value`` may be a view of a buffer that zarrsync reuses once ``set`` returns: a store
+        that keeps the value must copy it (``bytes(value)``).
+        """
         self._check_writable()
         self._check_value(key, value)
         self._set(validate_key(key), value)

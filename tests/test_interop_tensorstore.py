@@ -1,0 +1,605 @@
+"""Interop with the real tensorstore ``zarr3`` driver, both directions.
+
+Every case is written once by tensorstore and read by zarrsync, and written once by zarrsync and
+read by tensorstore (opened from the path alone, no metadata given). Expected values always come
+from numpy (a model array filled with the fill value, then the written region), never from
+zarrsync. The metadata each side reports and the ``zarr.json`` documents each side writes are
+compared too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+
+import zarrsync
+
+ts = pytest.importorskip("tensorstore")
+
+# --- codec JSON ------------------------------------------------------------------------------------
+
+B_LE = {"name": "bytes", "configuration": {"endian": "little"}}
+B_BE = {"name": "bytes", "configuration": {"endian": "big"}}
+B_1 = {"name": "bytes"}  # 1-byte types: endian may be omitted
+CRC = {"name": "crc32c"}
+
+
+def T(*order: int) -> dict:
+    return {"name": "transpose", "configuration": {"order": list(order)}}
+
+
+def GZ(level: int = 5) -> dict:
+    return {"name": "gzip", "configuration": {"level": level}}
+
+
+def ZS(level: int = 0, checksum: bool = False) -> dict:
+    return {"name": "zstd", "configuration": {"level": level, "checksum": checksum}}
+
+
+ALL_DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+              "float16", "float32", "float64", "complex64", "complex128"]
+
+
+# --- cases -----------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    dtype: str
+    shape: tuple
+    chunks: tuple
+    codecs: tuple
+    fill: Any = 0                      # fill value in its v3 JSON form
+    dimension_names: tuple | None = None
+    cke: dict | None = None            # chunk_key_encoding JSON; None = not given (default "/")
+    region: Any = Ellipsis             # the selection that gets written; the rest stays fill
+    seed: int = 0
+
+
+def decode_fill(fill: Any, dtype: str) -> Any:
+    """The v3 fill JSON -> a numpy scalar (independent of zarrsync)."""
+    special = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+    if isinstance(fill, list):
+        re, im = (special.get(v, v) if isinstance(v, str) else v for v in fill)
+        return np.array(complex(re, im), dtype=dtype)[()]
+    if isinstance(fill, str):
+        if fill.startswith("0x"):
+            bits = int(fill, 16)
+            itemsize = np.dtype(dtype).itemsize
+            return np.array(bits, dtype=f"<u{itemsize}").view(f"<f{itemsize}").astype(dtype)[()]
+        return np.array(special[fill], dtype=dtype)[()]
+    return np.array(fill, dtype=dtype)[()]
+
+
+def make_data(dtype: str, shape: tuple, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return rng.integers(info.min, info.max, size=shape, dtype=dt, endpoint=True)
+    if dt.kind == "f":
+        return (rng.standard_normal(size=shape) * 100).astype(dt)
+    if dt.kind == "c":
+        ft = np.float32 if dt == np.complex64 else np.float64
+        re = (rng.standard_normal(size=shape) * 100).astype(ft)
+        im = (rng.standard_normal(size=shape) * 100).astype(ft)
+        return (re + 1j * im).astype(dt)
+    raise AssertionError(dtype)
+
+
+def region_shape(shape: tuple, region: Any) -> tuple:
+    return np.empty(shape, dtype="u1")[region].shape
+
+
+def expected_of(case: Case) -> np.ndarray:
+    exp = np.full(case.shape, decode_fill(case.fill, case.dtype), dtype=case.dtype)
+    exp[case.region] = data_of(case)
+    return exp
+
+
+def data_of(case: Case) -> np.ndarray:
+    return make_data(case.dtype, region_shape(case.shape, case.region), case.seed)
+
+
+def assert_same(actual: Any, expected: np.ndarray) -> None:
+    """Same dtype, shape and values; NaNs match NaNs; for floats the bits match too (-0.0, payloads)."""
+    actual = np.asarray(actual)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    np.testing.assert_array_equal(actual, expected)
+    if expected.dtype.kind in "fc":
+        _same_float_bits(np.ascontiguousarray(actual), np.ascontiguousarray(expected))
+
+
+def _same_float_bits(actual: np.ndarray, expected: np.ndarray) -> None:
+    if expected.dtype.kind == "c":
+        _same_float_bits(np.ascontiguousarray(actual.real), np.ascontiguousarray(expected.real))
+        _same_float_bits(np.ascontiguousarray(actual.imag), np.ascontiguousarray(expected.imag))
+        return
+    u = f"u{expected.dtype.itemsize}"
+    nan = np.isnan(expected)
+    # the bits of every non-NaN element match (so -0.0 stays -0.0); NaN positions already matched
+    np.testing.assert_array_equal(actual.view(u)[~nan], expected.view(u)[~nan])
+
+
+def fills_equal(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+    return bool(a == b)
+
+
+# --- the two writers and the two readers -------------------------------------------------------------
+
+def ts_metadata(case: Case) -> dict:
+    md = {
+        "shape": list(case.shape),
+        "data_type": case.dtype,
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(case.chunks)}},
+        "codecs": list(case.codecs),
+        "fill_value": case.fill,
+    }
+    if case.dimension_names is not None:
+        md["dimension_names"] = list(case.dimension_names)
+    if case.cke is not None:
+        md["chunk_key_encoding"] = case.cke
+    return md
+
+
+def ts_create(path: str, case: Case):
+    spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": path},
+            "metadata": ts_metadata(case), "create": True, "delete_existing": True}
+    return ts.open(spec).result()
+
+
+def ts_open(path: str):
+    return ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}).result()
+
+
+def ts_write(case: Case, path: str) -> None:
+    a = ts_create(path, case)
+    a[case.region].write(data_of(case)).result()
+
+
+def zs_create(path: str, case: Case) -> zarrsync.Array:
+    filters = [c for c in case.codecs if c["name"] == "transpose"]
+    serializer = [c for c in case.codecs if c["name"] == "bytes"]
+    compressors = [c for c in case.codecs if c["name"] not in ("transpose", "bytes")]
+    assert len(serializer) == 1
+    return zarrsync.create_array(
+        zarrsync.LocalStore(path), shape=case.shape, dtype=case.dtype, chunks=case.chunks,
+        fill_value=decode_fill(case.fill, case.dtype), filters=filters or None,
+        serializer=serializer[0], compressors=compressors or None,
+        dimension_names=case.dimension_names, chunk_key_encoding=case.cke, overwrite=True,
+    )
+
+
+def zs_write(case: Case, path: str) -> None:
+    a = zs_create(path, case)
+    a[case.region] = data_of(case)
+
+
+def stored_keys(path: str) -> set[str]:
+    out = set()
+    for root, _, files in os.walk(path):
+        for f in files:
+            out.add(os.path.relpath(os.path.join(root, f), path).replace(os.sep, "/"))
+    return out
+
+
+def chunk_key(coords: tuple, cke: dict | None) -> str:
+    """The spec's chunk key rules (SPEC_CHECKLIST 1.7), written out independently."""
+    name = (cke or {}).get("name", "default")
+    sep = ((cke or {}).get("configuration") or {}).get("separator", "/" if name == "default" else ".")
+    if name == "default":
+        return "c" + "".join(sep + str(c) for c in coords)
+    return sep.join(str(c) for c in coords) if coords else "0"
+
+
+def chunks_touched(case: Case) -> set[tuple]:
+    """Grid coordinates of the chunks holding any element of the written region."""
+    mask = np.zeros(case.shape, dtype=bool)
+    mask[case.region] = True
+    out = set()
+    for idx in zip(*np.nonzero(mask)) if case.shape else [()]:
+        out.add(tuple(int(i) // c for i, c in zip(idx, case.chunks)))
+    return out
+
+
+def norm_meta(doc: dict) -> dict:
+    """A zarr.json document with every spec default made explicit, for semantic comparison."""
+    doc = json.loads(json.dumps(doc))
+    itemsize = np.dtype(doc["data_type"]).itemsize if isinstance(doc.get("data_type"), str) else None
+    if doc.get("attributes", {}) == {}:
+        doc.pop("attributes", None)
+    if doc.get("storage_transformers", []) == []:
+        doc.pop("storage_transformers", None)
+    if "dimension_names" in doc and all(n is None for n in doc["dimension_names"]):
+        del doc["dimension_names"]
+    cke = doc.get("chunk_key_encoding", {"name": "default"})
+    if isinstance(cke, str):
+        cke = {"name": cke}
+    conf = dict(cke.get("configuration") or {})
+    conf.setdefault("separator", "/" if cke["name"] == "default" else ".")
+    doc["chunk_key_encoding"] = {"name": cke["name"], "configuration": conf}
+    codecs = []
+    for c in doc["codecs"]:
+        c = {"name": c} if isinstance(c, str) else dict(c)
+        conf = dict(c.get("configuration") or {})
+        if c["name"] == "bytes" and itemsize == 1:
+            conf.pop("endian", None)
+        if c["name"] == "zstd":
+            conf.setdefault("checksum", False)
+        codecs.append({"name": c["name"], "configuration": conf})
+    doc["codecs"] = codecs
+    return doc
+
+
+def load_json(path: str) -> dict:
+    with open(os.path.join(path, "zarr.json")) as f:
+        return json.load(f)
+
+
+def check_zarrsync_metadata(a: zarrsync.Array, case: Case) -> None:
+    assert a.shape == case.shape
+    assert a.chunks == case.chunks
+    assert a.dtype == np.dtype(case.dtype)
+    assert fills_equal(a.fill_value, decode_fill(case.fill, case.dtype)), (a.fill_value, case.fill)
+    # absent dimension_names and a list of nulls mean the same (all unnamed)
+    unnamed = (None,) * len(case.shape)
+    assert tuple(a.dimension_names or unnamed) == tuple(case.dimension_names or unnamed)
+
+
+def check_ts_metadata(b, case: Case) -> None:
+    assert tuple(b.shape) == case.shape
+    assert b.dtype.numpy_dtype == np.dtype(case.dtype)
+    assert fills_equal(b.fill_value, decode_fill(case.fill, case.dtype)), (b.fill_value, case.fill)
+    labels = tuple(b.domain.labels)
+    want = case.dimension_names or (None,) * len(case.shape)
+    assert labels == tuple(n or "" for n in want)
+    assert tuple(b.chunk_layout.read_chunk.shape or ()) == case.chunks  # None for a 0-d array
+
+
+def check_keys(path: str, case: Case) -> None:
+    want = {chunk_key(c, case.cke) for c in chunks_touched(case)}
+    got = stored_keys(path) - {"zarr.json"}
+    # a writer may omit chunks equal to the fill value everywhere, never store anything else
+    assert got <= want, (got - want)
+    assert got, "no chunk was stored"
+
+
+# --- the matrix --------------------------------------------------------------------------------------
+
+def _codec_cases() -> list[Case]:
+    chains = {
+        "bytes_le": lambda t: [B_LE],
+        "bytes_be": lambda t: [B_BE],
+        "transpose_le": lambda t: [t, B_LE],
+        "transpose_be": lambda t: [t, B_BE],
+        "gzip1": lambda t: [B_LE, GZ(1)],
+        "gzip9_be": lambda t: [B_BE, GZ(9)],
+        "zstd": lambda t: [B_LE, ZS(0)],
+        "zstd_checksum": lambda t: [B_LE, ZS(3, True)],
+        "zstd_negative_level": lambda t: [B_LE, ZS(-5)],
+        "crc32c": lambda t: [B_LE, CRC],
+        "crc32c_be": lambda t: [B_BE, CRC],
+        "transpose_zstd_crc32c": lambda t: [t, B_LE, ZS(5, True), CRC],
+        "transpose_be_gzip_crc32c": lambda t: [t, B_BE, GZ(6), CRC],
+        "gzip_zstd": lambda t: [B_LE, GZ(2), ZS(1)],
+        "crc32c_zstd": lambda t: [B_LE, CRC, ZS(2, True)],
+    }
+    layouts = [
+        ("u2_2d", "uint16", (11, 13), (4, 5), T(1, 0), 7),
+        ("f8_3d", "float64", (5, 6, 7), (2, 4, 3), T(2, 0, 1), -0.5),
+        ("c8_2d", "complex64", (6, 9), (4, 4), T(1, 0), [1.0, -2.0]),
+    ]
+    out = []
+    for cname, chain in chains.items():
+        for lname, dt, shape, chunks, t, fill in layouts:
+            out.append(Case(f"codec-{cname}-{lname}", dt, shape, chunks, tuple(chain(t)), fill))
+    return out
+
+
+def zero_fill(dtype: str) -> Any:
+    kind = np.dtype(dtype).kind
+    return False if kind == "b" else [0.0, 0.0] if kind == "c" else 0
+
+
+def _dtype_cases() -> list[Case]:
+    out = []
+    for dt in ALL_DTYPES:
+        one = np.dtype(dt).itemsize == 1
+        for endian, ser in ([("none", B_1), ("big", B_BE)] if one else [("little", B_LE), ("big", B_BE)]):
+            out.append(Case(f"dtype-{dt}-{endian}", dt, (10, 7), (4, 3), (ser, ZS(1)), zero_fill(dt)))
+    return out
+
+
+def _ndim_cases() -> list[Case]:
+    layouts = [
+        ((), ()), ((17,), (5,)), ((9, 10), (4, 3)), ((5, 6, 7), (2, 3, 4)), ((3, 4, 5, 6), (2, 3, 2, 4)),
+    ]
+    out = []
+    for shape, chunks in layouts:
+        n = len(shape)
+        codecs = (T(*reversed(range(n))), B_LE, ZS(1, True), CRC) if n > 1 else (B_LE, ZS(1, True), CRC)
+        out.append(Case(f"ndim-{n}", "int32", shape, chunks, codecs, -1))
+        out.append(Case(f"ndim-{n}-f4", "float32", shape, chunks, (B_BE,), "NaN", seed=n))
+    # chunk bigger than the array, and chunk == 1 everywhere
+    out.append(Case("chunk-larger-than-array", "int16", (3, 5), (8, 8), (B_LE,), 3))
+    out.append(Case("chunk-of-one", "uint8", (3, 4), (1, 1), (B_1, GZ(1)), 9))
+    return out
+
+
+# (dtype, fill JSON); half of each array stays unwritten, so never-written chunks are read as fill
+FILLS = [
+    ("int32", 0), ("int32", -7), ("int8", -128), ("int16", 32767), ("int64", -(2 ** 63)),
+    ("int64", 2 ** 63 - 1), ("uint8", 255), ("uint32", 42), ("uint64", 2 ** 64 - 1),
+    ("uint64", 2 ** 63 + 12345), ("bool", True), ("bool", False),
+    ("float16", "NaN"), ("float16", "-Infinity"), ("float32", "NaN"), ("float32", "Infinity"),
+    ("float32", -1.5), ("float64", "NaN"), ("float64", "Infinity"), ("float64", "-Infinity"),
+    ("float64", 1e300), ("float64", -0.0),
+    ("complex64", ["NaN", 1.0]), ("complex64", [1.5, "-Infinity"]), ("complex128", [0.0, 0.0]),
+    ("complex128", ["Infinity", -2.5]),
+]
+
+
+def _fill_cases() -> list[Case]:
+    out = []
+    for i, (dt, fill) in enumerate(FILLS):
+        ser = B_1 if np.dtype(dt).itemsize == 1 else B_LE
+        out.append(Case(f"fill-{dt}-{json.dumps(fill)}", dt, (9, 8), (4, 3), (ser, ZS(0)), fill,
+                        region=(slice(0, 4), slice(1, 5)), seed=i))
+    return out
+
+
+def _dimension_name_cases() -> list[Case]:
+    return [
+        Case("dimnames-all", "uint16", (6, 5, 4), (2, 2, 2), (B_LE,), 0, ("z", "y", "x")),
+        Case("dimnames-null-entry", "uint16", (6, 5, 4), (2, 2, 2), (B_LE,), 0, ("t", None, "x")),
+        Case("dimnames-all-null", "uint16", (6, 5), (4, 2), (B_LE,), 0, (None, None)),
+        Case("dimnames-1d", "float32", (7,), (3,), (B_LE,), 0, ("time",)),
+    ]
+
+
+CKES = {
+    "default-slash": {"name": "default", "configuration": {"separator": "/"}},
+    "default-dot": {"name": "default", "configuration": {"separator": "."}},
+    "v2-dot": {"name": "v2", "configuration": {"separator": "."}},
+    "v2-slash": {"name": "v2", "configuration": {"separator": "/"}},
+    "default-noconfig": {"name": "default"},
+    "v2-noconfig": {"name": "v2"},
+}
+
+
+def _cke_cases() -> list[Case]:
+    out = []
+    for name, cke in CKES.items():
+        out.append(Case(f"cke-{name}-3d", "int16", (7, 5, 6), (3, 2, 4), (B_LE, ZS(0)), -3, cke=cke,
+                        region=(slice(1, 7), slice(0, 3), slice(2, 6))))
+        out.append(Case(f"cke-{name}-0d", "float64", (), (), (B_LE,), 0.5, cke=cke))
+    return out
+
+
+def _partial_cases() -> list[Case]:
+    return [
+        Case("partial-middle", "int32", (20, 17), (6, 5), (B_LE, ZS(1)), 0, region=(slice(5, 13), slice(3, 11))),
+        Case("partial-strided", "float32", (20, 17), (6, 5), (T(1, 0), B_LE, CRC), "NaN",
+             region=(slice(1, 19, 3), slice(None, None, 4))),
+        Case("partial-one-element", "uint64", (10, 10), (3, 3), (B_BE,), 2 ** 64 - 1, region=(4, 7)),
+        Case("partial-edge-chunk", "int8", (10, 10), (4, 4), (B_1, GZ(3)), 5, region=(slice(8, 10), slice(8, 10))),
+        Case("partial-nothing", "float64", (10, 10), (4, 4), (B_LE,), "Infinity", region=(slice(3, 3), slice(None))),
+    ]
+
+
+CASES = (_codec_cases() + _dtype_cases() + _ndim_cases() + _fill_cases() + _dimension_name_cases()
+         + _cke_cases() + _partial_cases())
+assert len({c.id for c in CASES}) == len(CASES)
+
+
+def _has_writes(case: Case) -> bool:
+    return math.prod(region_shape(case.shape, case.region)) > 0
+
+
+# --- tests -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_tensorstore_writes_zarrsync_reads(tmp_path, case: Case) -> None:
+    path = str(tmp_path / "ts.zarr")
+    ts_write(case, path)
+    if _has_writes(case):
+        check_keys(path, case)
+    a = zarrsync.open_array(path, mode="r")
+    check_zarrsync_metadata(a, case)
+    expected = expected_of(case)
+    assert_same(a[...], expected)
+    if case.shape:
+        # a partial, strided read crossing chunk boundaries
+        sel = tuple(slice(1, None, 2) if s > 1 else slice(None) for s in case.shape)
+        assert_same(a[sel], expected[sel])
+        sel = tuple(slice(None, None, -3) for _ in case.shape)
+        assert_same(a[sel], expected[sel])
+        idx = tuple(s // 2 for s in case.shape)
+        assert_same(np.asarray(a[idx]), np.asarray(expected[idx]))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_zarrsync_writes_tensorstore_reads(tmp_path, case: Case) -> None:
+    path = str(tmp_path / "zs.zarr")
+    zs_write(case, path)
+    if _has_writes(case):
+        check_keys(path, case)
+    b = ts_open(path)
+    check_ts_metadata(b, case)
+    expected = expected_of(case)
+    assert_same(b.read().result(), expected)
+    if case.shape:
+        sel = tuple(slice(1, None, 2) if s > 1 else slice(None) for s in case.shape)
+        assert_same(b[sel].read().result(), expected[sel])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_zarr_json_documents_agree(tmp_path, case: Case) -> None:
+    """Both libraries describe the same array with semantically the same zarr.json."""
+    p_ts, p_zs = str(tmp_path / "ts.zarr"), str(tmp_path / "zs.zarr")
+    ts_create(p_ts, case)
+    zs_create(p_zs, case)
+    d_ts, d_zs = load_json(p_ts), load_json(p_zs)
+    assert d_zs["zarr_format"] == 3 and d_zs["node_type"] == "array"
+    n_ts, n_zs = norm_meta(d_ts), norm_meta(d_zs)
+    # fill values: compare decoded (JSON spellings 1 vs 1.0 are the same number)
+    f_ts, f_zs = n_ts.pop("fill_value"), n_zs.pop("fill_value")
+    assert fills_equal(decode_fill(f_zs, case.dtype), decode_fill(f_ts, case.dtype)), (f_zs, f_ts)
+    if np.dtype(case.dtype).kind == "f":
+        assert np.signbit(decode_fill(f_zs, case.dtype)) == np.signbit(decode_fill(f_ts, case.dtype))
+    assert n_zs == n_ts
+
+
+def test_chunk_keys_identical_on_disk(tmp_path) -> None:
+    """For every chunk key encoding both writers store exactly the same keys."""
+    for name, cke in CKES.items():
+        case = Case(f"keys-{name}", "uint8", (5, 7, 3), (2, 3, 2), (B_1,), 0, cke=cke)
+        p_ts, p_zs = str(tmp_path / f"ts-{name}"), str(tmp_path / f"zs-{name}")
+        data = np.arange(1, 5 * 7 * 3 + 1, dtype="uint8").reshape(case.shape)
+        ts_create(p_ts, case).write(data).result()
+        zs_create(p_zs, case)[...] = data
+        k_ts, k_zs = stored_keys(p_ts), stored_keys(p_zs)
+        assert k_zs == k_ts, name
+        want = {chunk_key((i, j, k), cke) for i in range(3) for j in range(3) for k in range(2)}
+        assert k_zs - {"zarr.json"} == want, name
+
+
+def test_chunk_bytes_identical_uncompressed(tmp_path) -> None:
+    """With no compressor the chunk bytes are fully determined by the spec: both writers agree."""
+    for chain in ([B_LE], [B_BE], [T(1, 0), B_BE], [T(1, 0), B_LE, CRC]):
+        case = Case("bytes", "int32", (7, 5), (3, 2), tuple(chain), -9)
+        p_ts, p_zs = str(tmp_path / "ts"), str(tmp_path / "zs")
+        data = make_data("int32", case.shape, 1)
+        ts_create(p_ts, case).write(data).result()
+        zs_create(p_zs, case)[...] = data
+        keys = stored_keys(p_ts) - {"zarr.json"}
+        assert keys == stored_keys(p_zs) - {"zarr.json"}
+        for k in keys:
+            with open(os.path.join(p_ts, k), "rb") as f1, open(os.path.join(p_zs, k), "rb") as f2:
+                assert f1.read() == f2.read(), (chain, k)
+
+
+def test_hex_nan_fill_from_tensorstore(tmp_path) -> None:
+    """A NaN with a payload can only be stored as a hex fill; zarrsync keeps the bits."""
+    case = Case("hexnan", "float32", (5,), (2,), (B_LE,), "0x7fc00001", region=slice(0, 2))
+    path = str(tmp_path / "ts.zarr")
+    ts_write(case, path)
+    a = zarrsync.open_array(path, mode="r")
+    assert np.asarray(a.fill_value, dtype="float32").view("uint32") == 0x7FC00001
+    out = a[...]
+    assert_same(out[:2], data_of(case))
+    assert (out[2:].view("uint32") == 0x7FC00001).all()
+
+
+def test_hex_nan_fill_to_tensorstore(tmp_path) -> None:
+    fill = np.array(0x7FC00001, dtype="uint32").view("float32")[()]
+    path = str(tmp_path / "zs.zarr")
+    zarrsync.create_array(zarrsync.LocalStore(path), shape=(5,), dtype="float32", chunks=(2,),
+                          fill_value=fill, compressors=None, overwrite=True)
+    b = ts_open(path)
+    assert np.asarray(b.fill_value).view("uint32") == 0x7FC00001
+    assert (b.read().result().view("uint32") == 0x7FC00001).all()
+
+
+# --- partial write round trips across the two libraries ------------------------------------------------
+
+def test_tensorstore_writes_region_of_zarrsync_array(tmp_path) -> None:
+    path = str(tmp_path / "a.zarr")
+    case = Case("rw", "int32", (23, 19), (5, 4), (T(1, 0), B_LE, ZS(1, True), CRC), -1,
+                dimension_names=("y", "x"))
+    a = zs_create(path, case)
+    model = np.full(case.shape, -1, dtype="int32")
+    first = make_data("int32", (23, 10), 1)
+    a[:, :10] = first
+    model[:, :10] = first
+    b = ts_open(path)
+    patch = make_data("int32", (9, 12), 2)
+    b[4:13, 3:15].write(patch).result()        # partial chunks on every side, some never written before
+    model[4:13, 3:15] = patch
+    b[22, 18].write(np.int32(77)).result()      # a single element in the far corner edge chunk
+    model[22, 18] = 77
+    a2 = zarrsync.open_array(path, mode="r")
+    assert_same(a2[...], model)
+    assert_same(a2[3:20:2, ::-2], model[3:20:2, ::-2])
+    assert a2[22, 18] == 77
+    # and zarrsync writes over tensorstore's chunks; tensorstore reads the result
+    a3 = zarrsync.open_array(path, mode="r+")
+    more = make_data("int32", (4, 19), 3)
+    a3[10:14, :] = more
+    model[10:14, :] = more
+    assert_same(ts_open(path).read().result(), model)
+
+
+def test_zarrsync_writes_region_of_tensorstore_array(tmp_path) -> None:
+    path = str(tmp_path / "b.zarr")
+    case = Case("rw2", "float64", (13, 11, 6), (4, 3, 5), (B_BE, GZ(4), CRC), "NaN")
+    ts_arr = ts_create(path, case)
+    model = np.full(case.shape, np.nan)
+    base = make_data("float64", (13, 11, 3), 4)
+    ts_arr[:, :, :3].write(base).result()
+    model[:, :, :3] = base
+    a = zarrsync.open_array(path, mode="r+")
+    patch = make_data("float64", (5, 7, 4), 5)
+    a[2:7, 1:8, 1:5] = patch
+    model[2:7, 1:8, 1:5] = patch
+    a[12, 10, 5] = 1.25
+    model[12, 10, 5] = 1.25
+    got = ts_open(path).read().result()
+    assert_same(got, model)
+    assert_same(ts_open(path)[1:12:3, ::-1, 2].read().result(), model[1:12:3, ::-1, 2])
+
+
+def test_resize_by_zarrsync_seen_by_tensorstore(tmp_path) -> None:
+    path = str(tmp_path / "r.zarr")
+    case = Case("resize", "uint16", (6, 6), (4, 4), (B_LE, ZS(0)), 5)
+    a = zs_create(path, case)
+    data = make_data("uint16", (6, 6), 6)
+    a[...] = data
+    a.resize((9, 3))
+    model = np.full((9, 3), 5, dtype="uint16")
+    model[:6, :3] = data[:, :3]
+    b = ts_open(path)
+    assert tuple(b.shape) == (9, 3)
+    assert_same(b.read().result(), model)
+
+
+def test_attributes_written_by_zarrsync_survive_tensorstore(tmp_path) -> None:
+    path = str(tmp_path / "attrs.zarr")
+    a = zarrsync.create_array(zarrsync.LocalStore(path), shape=(4,), dtype="int8", chunks=(2,),
+                              attributes={"units": "m", "scale": [1, 2.5], "nested": {"k": None}}, overwrite=True)
+    a[...] = np.arange(4, dtype="int8")
+    b = ts_open(path)
+    b[1:3].write(np.array([9, 9], dtype="int8")).result()   # a data write must not touch the attributes
+    assert load_json(path)["attributes"] == {"units": "m", "scale": [1, 2.5], "nested": {"k": None}}
+    a2 = zarrsync.open_array(path, mode="r")
+    assert dict(a2.attrs) == {"units": "m", "scale": [1, 2.5], "nested": {"k": None}}
+    assert_same(a2[...], np.array([0, 9, 9, 3], dtype="int8"))
+
+
+def test_attributes_written_by_tensorstore(tmp_path) -> None:
+    path = str(tmp_path / "tsattrs.zarr")
+    case = Case("tsattrs", "float32", (4, 3), (2, 2), (B_LE,), 0, dimension_names=("a", "b"))
+    md = {**ts_metadata(case), "attributes": {"title": "t", "values": [1, 2.5, None], "deep": {"x": {"y": True}}}}
+    arr = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}, "metadata": md,
+                   "create": True}).result()
+    arr[...].write(np.ones((4, 3), "float32")).result()
+    a = zarrsync.open_array(path, mode="r")
+    assert dict(a.attrs) == {"title": "t", "values": [1, 2.5, None], "deep": {"x": {"y": True}}}
+    assert_same(a[...], np.ones((4, 3), "float32"))
+    # zarrsync updates the attributes; tensorstore still opens the array and sees the same data
+    a2 = zarrsync.open_array(path, mode="r+")
+    a2.update_attributes({"added": 1})
+    assert load_json(path)["attributes"]["added"] == 1
+    assert_same(ts_open(path).read().result(), np.ones((4, 3), "float32"))

@@ -1,0 +1,768 @@
+"""Interop with the real zarr-python 3 (``zarr>=3.4``), both directions.
+
+Run in a Python >= 3.12 environment where zarr-python is installed (see ``.ci/run``)::
+
+    python -m pytest -q tests_zarr
+
+Every array case is written once by zarr-python and read by zarrsync, and written once by
+zarrsync and read by zarr-python. Expected values come from numpy (a model array filled with the
+fill value, then the written region), never from zarrsync. The ``zarr.json`` documents both
+libraries write for the same array are compared semantically, and each library parses the other's
+document. Hierarchies (groups with attributes, nested arrays) are checked in both directions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import zarrsync
+
+zarr = pytest.importorskip("zarr")
+from zarr.codecs import BytesCodec, Crc32cCodec, GzipCodec, TransposeCodec, ZstdCodec  # noqa: E402
+from zarr.core.metadata.v3 import ArrayV3Metadata  # noqa: E402
+
+pytestmark = pytest.mark.zarr_python
+
+# --- codec JSON ------------------------------------------------------------------------------------
+
+B_LE = {"name": "bytes", "configuration": {"endian": "little"}}
+B_BE = {"name": "bytes", "configuration": {"endian": "big"}}
+B_1 = {"name": "bytes"}  # 1-byte types: endian may be omitted
+CRC = {"name": "crc32c"}
+
+
+def T(*order: int) -> dict:
+    return {"name": "transpose", "configuration": {"order": list(order)}}
+
+
+def GZ(level: int = 5) -> dict:
+    return {"name": "gzip", "configuration": {"level": level}}
+
+
+def ZS(level: int = 0, checksum: bool = False) -> dict:
+    return {"name": "zstd", "configuration": {"level": level, "checksum": checksum}}
+
+
+def zarr_codec(c: dict):
+    """A v3 codec JSON object -> the zarr-python codec object."""
+    conf = c.get("configuration") or {}
+    if c["name"] == "bytes":
+        return BytesCodec(endian=conf.get("endian"))
+    if c["name"] == "transpose":
+        return TransposeCodec(order=conf["order"])
+    if c["name"] == "gzip":
+        return GzipCodec(level=conf["level"])
+    if c["name"] == "zstd":
+        return ZstdCodec(level=conf["level"], checksum=conf.get("checksum", False))
+    if c["name"] == "crc32c":
+        return Crc32cCodec()
+    raise AssertionError(c)
+
+
+ALL_DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+              "float16", "float32", "float64", "complex64", "complex128"]
+
+
+# --- cases -----------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    dtype: str
+    shape: tuple
+    chunks: tuple
+    codecs: tuple
+    fill: Any = 0                      # fill value in its v3 JSON form
+    dimension_names: tuple | None = None
+    cke: dict | None = None            # chunk_key_encoding JSON; None = not given (default "/")
+    region: Any = Ellipsis             # the selection that gets written; the rest stays fill
+    attributes: dict | None = None
+    seed: int = 0
+
+
+def decode_fill(fill: Any, dtype: str) -> Any:
+    """The v3 fill JSON -> a numpy scalar (independent of zarrsync)."""
+    special = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+    if isinstance(fill, list):
+        re, im = (special.get(v, v) if isinstance(v, str) else v for v in fill)
+        return np.array(complex(re, im), dtype=dtype)[()]
+    if isinstance(fill, str):
+        return np.array(special[fill], dtype=dtype)[()]
+    return np.array(fill, dtype=dtype)[()]
+
+
+def make_data(dtype: str, shape: tuple, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return rng.integers(info.min, info.max, size=shape, dtype=dt, endpoint=True)
+    if dt.kind == "f":
+        return (rng.standard_normal(size=shape) * 100).astype(dt)
+    if dt.kind == "c":
+        ft = np.float32 if dt == np.complex64 else np.float64
+        re = (rng.standard_normal(size=shape) * 100).astype(ft)
+        im = (rng.standard_normal(size=shape) * 100).astype(ft)
+        return (re + 1j * im).astype(dt)
+    raise AssertionError(dtype)
+
+
+def region_shape(shape: tuple, region: Any) -> tuple:
+    return np.empty(shape, dtype="u1")[region].shape
+
+
+def data_of(case: Case) -> np.ndarray:
+    return make_data(case.dtype, region_shape(case.shape, case.region), case.seed)
+
+
+def expected_of(case: Case) -> np.ndarray:
+    exp = np.full(case.shape, decode_fill(case.fill, case.dtype), dtype=case.dtype)
+    exp[case.region] = data_of(case)
+    return exp
+
+
+def assert_same(actual: Any, expected: np.ndarray) -> None:
+    """Same dtype, shape and values; NaNs match NaNs; non-NaN floats match bit for bit."""
+    actual = np.asarray(actual)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    np.testing.assert_array_equal(actual, expected)
+    if expected.dtype.kind in "fc":
+        _same_float_bits(np.ascontiguousarray(actual), np.ascontiguousarray(expected))
+
+
+def _same_float_bits(actual: np.ndarray, expected: np.ndarray) -> None:
+    if expected.dtype.kind == "c":
+        _same_float_bits(np.ascontiguousarray(actual.real), np.ascontiguousarray(expected.real))
+        _same_float_bits(np.ascontiguousarray(actual.imag), np.ascontiguousarray(expected.imag))
+        return
+    u = f"u{expected.dtype.itemsize}"
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(actual.view(u)[~nan], expected.view(u)[~nan])
+
+
+def fills_equal(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+    return bool(a == b)
+
+
+# --- the two writers -----------------------------------------------------------------------------------
+
+def _split(codecs) -> tuple[list, dict, list]:
+    filters = [c for c in codecs if c["name"] == "transpose"]
+    serializer = [c for c in codecs if c["name"] == "bytes"]
+    compressors = [c for c in codecs if c["name"] not in ("transpose", "bytes")]
+    assert len(serializer) == 1
+    return filters, serializer[0], compressors
+
+
+def zarr_create(path: str, case: Case):
+    filters, serializer, compressors = _split(case.codecs)
+    kw = {}
+    if case.cke is not None:
+        kw["chunk_key_encoding"] = case.cke
+    return zarr.create_array(
+        store=path, shape=case.shape, dtype=case.dtype, chunks=case.chunks,
+        fill_value=decode_fill(case.fill, case.dtype),
+        filters=[zarr_codec(c) for c in filters], serializer=zarr_codec(serializer),
+        compressors=[zarr_codec(c) for c in compressors],
+        dimension_names=case.dimension_names, attributes=case.attributes, zarr_format=3,
+        overwrite=True, **kw,
+    )
+
+
+def zarr_write(case: Case, path: str) -> None:
+    a = zarr_create(path, case)
+    a[case.region] = data_of(case)
+
+
+def zs_create(path: str, case: Case) -> zarrsync.Array:
+    filters, serializer, compressors = _split(case.codecs)
+    return zarrsync.create_array(
+        zarrsync.LocalStore(path), shape=case.shape, dtype=case.dtype, chunks=case.chunks,
+        fill_value=decode_fill(case.fill, case.dtype), filters=filters or None,
+        serializer=serializer, compressors=compressors or None,
+        dimension_names=case.dimension_names, chunk_key_encoding=case.cke,
+        attributes=case.attributes, overwrite=True,
+    )
+
+
+def zs_write(case: Case, path: str) -> None:
+    a = zs_create(path, case)
+    a[case.region] = data_of(case)
+
+
+# --- store layout and metadata helpers -----------------------------------------------------------------
+
+def stored_keys(path: str) -> set[str]:
+    out = set()
+    for root, _, files in os.walk(path):
+        for f in files:
+            out.add(os.path.relpath(os.path.join(root, f), path).replace(os.sep, "/"))
+    return out
+
+
+def chunk_key(coords: tuple, cke: dict | None) -> str:
+    """The spec's chunk key rules (SPEC_CHECKLIST 1.7), written out independently."""
+    name = (cke or {}).get("name", "default")
+    sep = ((cke or {}).get("configuration") or {}).get("separator", "/" if name == "default" else ".")
+    if name == "default":
+        return "c" + "".join(sep + str(c) for c in coords)
+    return sep.join(str(c) for c in coords) if coords else "0"
+
+
+def chunks_touched(case: Case) -> set[tuple]:
+    mask = np.zeros(case.shape, dtype=bool)
+    mask[case.region] = True
+    out = set()
+    for idx in zip(*np.nonzero(mask)) if case.shape else [()]:
+        out.add(tuple(int(i) // c for i, c in zip(idx, case.chunks)))
+    return out
+
+
+def check_keys(path: str, case: Case) -> None:
+    want = {chunk_key(c, case.cke) for c in chunks_touched(case)}
+    got = stored_keys(path) - {"zarr.json"}
+    # a writer may omit chunks equal to the fill value everywhere, never store anything else
+    assert got <= want, (got - want)
+    assert got, "no chunk was stored"
+
+
+def norm_meta(doc: dict) -> dict:
+    """A zarr.json document with every spec default made explicit, for semantic comparison."""
+    doc = json.loads(json.dumps(doc))
+    if doc.get("attributes", {}) == {}:
+        doc.pop("attributes", None)
+    if doc.get("storage_transformers", []) == []:
+        doc.pop("storage_transformers", None)
+    if doc.get("node_type") != "array":
+        return doc
+    itemsize = np.dtype(doc["data_type"]).itemsize
+    if "dimension_names" in doc and (doc["dimension_names"] is None or all(n is None for n in doc["dimension_names"])):
+        del doc["dimension_names"]
+    cke = doc.get("chunk_key_encoding", {"name": "default"})
+    if isinstance(cke, str):
+        cke = {"name": cke}
+    conf = dict(cke.get("configuration") or {})
+    conf.setdefault("separator", "/" if cke["name"] == "default" else ".")
+    doc["chunk_key_encoding"] = {"name": cke["name"], "configuration": conf}
+    codecs = []
+    for c in doc["codecs"]:
+        c = {"name": c} if isinstance(c, str) else dict(c)
+        conf = dict(c.get("configuration") or {})
+        if c["name"] == "bytes" and itemsize == 1:
+            conf.pop("endian", None)
+        if c["name"] == "zstd":
+            conf.setdefault("checksum", False)
+        codecs.append({"name": c["name"], "configuration": conf})
+    doc["codecs"] = codecs
+    return doc
+
+
+def load_json(path: str) -> dict:
+    with open(os.path.join(path, "zarr.json")) as f:
+        return json.load(f)
+
+
+def check_zarrsync_metadata(a: zarrsync.Array, case: Case) -> None:
+    assert a.shape == case.shape
+    assert a.chunks == case.chunks
+    assert a.dtype == np.dtype(case.dtype)
+    assert fills_equal(a.fill_value, decode_fill(case.fill, case.dtype)), (a.fill_value, case.fill)
+    unnamed = (None,) * len(case.shape)
+    assert tuple(a.dimension_names or unnamed) == tuple(case.dimension_names or unnamed)
+    assert dict(a.attrs) == (case.attributes or {})
+
+
+def check_zarr_metadata(b, case: Case) -> None:
+    assert b.shape == case.shape
+    assert b.chunks == case.chunks
+    assert np.dtype(b.dtype) == np.dtype(case.dtype)
+    assert fills_equal(b.fill_value, decode_fill(case.fill, case.dtype)), (b.fill_value, case.fill)
+    unnamed = (None,) * len(case.shape)
+    assert tuple(b.metadata.dimension_names or unnamed) == tuple(case.dimension_names or unnamed)
+    assert dict(b.attrs) == (case.attributes or {})
+
+
+# --- the matrix --------------------------------------------------------------------------------------
+
+def zero_fill(dtype: str) -> Any:
+    kind = np.dtype(dtype).kind
+    return False if kind == "b" else [0.0, 0.0] if kind == "c" else 0
+
+
+def _codec_cases() -> list[Case]:
+    chains = {
+        "bytes_le": lambda t: [B_LE],
+        "bytes_be": lambda t: [B_BE],
+        "transpose_le": lambda t: [t, B_LE],
+        "transpose_be": lambda t: [t, B_BE],
+        "gzip1": lambda t: [B_LE, GZ(1)],
+        "gzip9_be": lambda t: [B_BE, GZ(9)],
+        "zstd": lambda t: [B_LE, ZS(0)],
+        "zstd_checksum": lambda t: [B_LE, ZS(3, True)],
+        "zstd_negative_level": lambda t: [B_LE, ZS(-5)],
+        "crc32c": lambda t: [B_LE, CRC],
+        "crc32c_be": lambda t: [B_BE, CRC],
+        "transpose_zstd_crc32c": lambda t: [t, B_LE, ZS(5, True), CRC],
+        "transpose_be_gzip_crc32c": lambda t: [t, B_BE, GZ(6), CRC],
+        "gzip_zstd": lambda t: [B_LE, GZ(2), ZS(1)],
+        "crc32c_zstd": lambda t: [B_LE, CRC, ZS(2, True)],
+    }
+    layouts = [
+        ("u2_2d", "uint16", (11, 13), (4, 5), T(1, 0), 7),
+        ("f8_3d", "float64", (5, 6, 7), (2, 4, 3), T(2, 0, 1), -0.5),
+    ]
+    return [Case(f"codec-{cname}-{lname}", dt, shape, chunks, tuple(chain(t)), fill)
+            for cname, chain in chains.items() for lname, dt, shape, chunks, t, fill in layouts]
+
+
+def _dtype_cases() -> list[Case]:
+    out = []
+    for dt in ALL_DTYPES:
+        one = np.dtype(dt).itemsize == 1
+        for endian, ser in ([("none", B_1)] if one else [("little", B_LE), ("big", B_BE)]):
+            out.append(Case(f"dtype-{dt}-{endian}", dt, (10, 7), (4, 3), (ser, ZS(1)), zero_fill(dt)))
+    return out
+
+
+def _ndim_cases() -> list[Case]:
+    layouts = [((), ()), ((17,), (5,)), ((9, 10), (4, 3)), ((5, 6, 7), (2, 3, 4)), ((3, 4, 5, 6), (2, 3, 2, 4))]
+    out = []
+    for shape, chunks in layouts:
+        n = len(shape)
+        codecs = (T(*reversed(range(n))), B_LE, ZS(1, True), CRC) if n > 1 else (B_LE, ZS(1, True), CRC)
+        out.append(Case(f"ndim-{n}", "int32", shape, chunks, codecs, -1))
+    out.append(Case("chunk-larger-than-array", "int16", (3, 5), (8, 8), (B_LE,), 3))
+    return out
+
+
+FILLS = [
+    ("int32", 0), ("int32", -7), ("int8", -128), ("int64", -(2 ** 63)), ("uint8", 255),
+    ("uint64", 2 ** 64 - 1), ("bool", True),
+    ("float16", "NaN"), ("float32", "NaN"), ("float32", "Infinity"), ("float64", "-Infinity"),
+    ("float64", -1.5), ("float64", -0.0),
+    ("complex64", ["NaN", 1.0]), ("complex128", [1.5, "-Infinity"]),
+]
+
+
+def _fill_cases() -> list[Case]:
+    out = []
+    for i, (dt, fill) in enumerate(FILLS):
+        ser = B_1 if np.dtype(dt).itemsize == 1 else B_LE
+        out.append(Case(f"fill-{dt}-{json.dumps(fill)}", dt, (9, 8), (4, 3), (ser, ZS(0)), fill,
+                        region=(slice(0, 4), slice(1, 5)), seed=i))
+    return out
+
+
+CKES = {
+    "default-slash": {"name": "default", "configuration": {"separator": "/"}},
+    "default-dot": {"name": "default", "configuration": {"separator": "."}},
+    "v2-dot": {"name": "v2", "configuration": {"separator": "."}},
+    "v2-slash": {"name": "v2", "configuration": {"separator": "/"}},
+}
+
+
+def _misc_cases() -> list[Case]:
+    out = [
+        Case("dimnames-all", "uint16", (6, 5, 4), (2, 2, 2), (B_LE,), 0, ("z", "y", "x")),
+        Case("dimnames-null-entry", "uint16", (6, 5, 4), (2, 2, 2), (B_LE,), 0, ("t", None, "x")),
+        Case("attributes", "float32", (6,), (4,), (B_LE, ZS(0)), 0,
+             attributes={"units": "m", "scale": [1, 2.5], "nested": {"k": None, "b": True}, "s": "é"}),
+        Case("partial-middle", "int32", (20, 17), (6, 5), (B_LE, ZS(1)), 0, region=(slice(5, 13), slice(3, 11))),
+        Case("partial-strided", "float32", (20, 17), (6, 5), (T(1, 0), B_LE, CRC), "NaN",
+             region=(slice(1, 19, 3), slice(None, None, 4))),
+        Case("partial-one-element", "uint64", (10, 10), (3, 3), (B_BE,), 2 ** 64 - 1, region=(4, 7)),
+    ]
+    for name, cke in CKES.items():
+        out.append(Case(f"cke-{name}-3d", "int16", (7, 5, 6), (3, 2, 4), (B_LE, ZS(0)), -3, cke=cke,
+                        region=(slice(1, 7), slice(0, 3), slice(2, 6))))
+        out.append(Case(f"cke-{name}-0d", "float64", (), (), (B_LE,), 0.5, cke=cke))
+    return out
+
+
+CASES = _codec_cases() + _dtype_cases() + _ndim_cases() + _fill_cases() + _misc_cases()
+assert len({c.id for c in CASES}) == len(CASES)
+
+
+def _has_writes(case: Case) -> bool:
+    return math.prod(region_shape(case.shape, case.region)) > 0
+
+
+# --- array tests -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_zarr_python_writes_zarrsync_reads(tmp_path, case: Case) -> None:
+    path = str(tmp_path / "zp.zarr")
+    zarr_write(case, path)
+    if _has_writes(case):
+        check_keys(path, case)
+    a = zarrsync.open_array(path, mode="r")
+    check_zarrsync_metadata(a, case)
+    expected = expected_of(case)
+    assert_same(a[...], expected)
+    if case.shape:
+        sel = tuple(slice(1, None, 2) if s > 1 else slice(None) for s in case.shape)
+        assert_same(a[sel], expected[sel])
+        idx = tuple(s // 2 for s in case.shape)
+        assert_same(np.asarray(a[idx]), np.asarray(expected[idx]))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_zarrsync_writes_zarr_python_reads(tmp_path, case: Case) -> None:
+    path = str(tmp_path / "zs.zarr")
+    zs_write(case, path)
+    if _has_writes(case):
+        check_keys(path, case)
+    b = zarr.open_array(path, mode="r")
+    check_zarr_metadata(b, case)
+    expected = expected_of(case)
+    assert_same(b[...], expected)
+    if case.shape:
+        sel = tuple(slice(1, None, 2) if s > 1 else slice(None) for s in case.shape)
+        assert_same(b[sel], expected[sel])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_zarr_json_documents_agree(tmp_path, case: Case) -> None:
+    """Both libraries describe the same array with semantically the same zarr.json, and each
+    library's metadata parser accepts the other's document."""
+    p_zp, p_zs = str(tmp_path / "zp.zarr"), str(tmp_path / "zs.zarr")
+    zarr_create(p_zp, case)
+    zs_create(p_zs, case)
+    d_zp, d_zs = load_json(p_zp), load_json(p_zs)
+    # zarr-python's own parser accepts zarrsync's document and serialises it back unchanged (semantically)
+    back = ArrayV3Metadata.from_dict(json.loads(json.dumps(d_zs))).to_dict()
+    back = json.loads(json.dumps(back, default=str))
+    n_zp, n_zs, n_back = norm_meta(d_zp), norm_meta(d_zs), norm_meta(back)
+    fills = [n.pop("fill_value") for n in (n_zp, n_zs, n_back)]
+    dec = [decode_fill(f, case.dtype) for f in fills]
+    assert fills_equal(dec[1], dec[0]) and fills_equal(dec[2], dec[0]), fills
+    if np.dtype(case.dtype).kind == "f":
+        assert np.signbit(dec[1]) == np.signbit(dec[0])
+    assert n_zs == n_zp
+    assert n_back == n_zp
+    # and zarrsync opens zarr-python's document with the same meaning
+    a = zarrsync.open_array(p_zp, mode="r")
+    check_zarrsync_metadata(a, case)
+
+
+def test_chunk_keys_identical_on_disk(tmp_path) -> None:
+    for name, cke in CKES.items():
+        case = Case(f"keys-{name}", "uint8", (5, 7, 3), (2, 3, 2), (B_1,), 0, cke=cke)
+        p_zp, p_zs = str(tmp_path / f"zp-{name}"), str(tmp_path / f"zs-{name}")
+        data = np.arange(1, 5 * 7 * 3 + 1, dtype="uint8").reshape(case.shape)
+        zarr_create(p_zp, case)[...] = data
+        zs_create(p_zs, case)[...] = data
+        assert stored_keys(p_zs) == stored_keys(p_zp), name
+        want = {chunk_key((i, j, k), cke) for i in range(3) for j in range(3) for k in range(2)}
+        assert stored_keys(p_zs) - {"zarr.json"} == want, name
+
+
+def test_chunk_bytes_identical_uncompressed(tmp_path) -> None:
+    """Without a compressor the chunk bytes are fixed by the spec, so both writers agree byte for byte."""
+    for i, chain in enumerate(([B_LE], [B_BE], [T(1, 0), B_BE], [T(1, 0), B_LE, CRC])):
+        case = Case("bytes", "int32", (7, 5), (3, 2), tuple(chain), -9)
+        p_zp, p_zs = str(tmp_path / f"zp{i}"), str(tmp_path / f"zs{i}")
+        data = make_data("int32", case.shape, 1)
+        zarr_create(p_zp, case)[...] = data
+        zs_create(p_zs, case)[...] = data
+        keys = stored_keys(p_zp) - {"zarr.json"}
+        assert keys == stored_keys(p_zs) - {"zarr.json"}
+        for k in keys:
+            with open(os.path.join(p_zp, k), "rb") as f1, open(os.path.join(p_zs, k), "rb") as f2:
+                assert f1.read() == f2.read(), (chain, k)
+
+
+def test_zarr_python_default_array_read_by_zarrsync(tmp_path) -> None:
+    """zarr-python's defaults (auto chunks, its default compressor and fill) as a user gets them."""
+    path = str(tmp_path / "d.zarr")
+    data = make_data("float32", (300, 200), 7)
+    z = zarr.create_array(store=path, shape=data.shape, dtype="float32")
+    z[...] = data
+    a = zarrsync.open_array(path, mode="r")
+    assert a.chunks == z.chunks
+    assert fills_equal(a.fill_value, z.fill_value)
+    assert_same(a[...], data)
+
+
+def test_zarrsync_default_array_read_by_zarr_python(tmp_path) -> None:
+    path = str(tmp_path / "d.zarr")
+    data = make_data("int16", (300, 200), 8)
+    a = zarrsync.create_array(path, shape=data.shape, dtype="int16", chunks=(64, 64))
+    a[...] = data
+    z = zarr.open_array(path, mode="r")
+    assert z.chunks == (64, 64)
+    assert_same(z[...], data)
+    assert_same(z[5:250:7, ::-3], data[5:250:7, ::-3])
+
+
+# --- partial writes across the two libraries -------------------------------------------------------------
+
+def test_zarr_python_writes_region_of_zarrsync_array(tmp_path) -> None:
+    path = str(tmp_path / "a.zarr")
+    case = Case("rw", "int32", (23, 19), (5, 4), (T(1, 0), B_LE, ZS(1, True), CRC), -1, dimension_names=("y", "x"))
+    a = zs_create(path, case)
+    model = np.full(case.shape, -1, dtype="int32")
+    first = make_data("int32", (23, 10), 1)
+    a[:, :10] = first
+    model[:, :10] = first
+    z = zarr.open_array(path, mode="r+")
+    patch = make_data("int32", (9, 12), 2)
+    z[4:13, 3:15] = patch
+    model[4:13, 3:15] = patch
+    z[22, 18] = 77
+    model[22, 18] = 77
+    a2 = zarrsync.open_array(path, mode="r")
+    assert_same(a2[...], model)
+    assert_same(a2[3:20:2, ::-2], model[3:20:2, ::-2])
+    a3 = zarrsync.open_array(path, mode="r+")
+    more = make_data("int32", (4, 19), 3)
+    a3[10:14, :] = more
+    model[10:14, :] = more
+    assert_same(zarr.open_array(path, mode="r")[...], model)
+
+
+def test_zarrsync_writes_region_of_zarr_python_array(tmp_path) -> None:
+    path = str(tmp_path / "b.zarr")
+    case = Case("rw2", "float64", (13, 11, 6), (4, 3, 5), (B_BE, GZ(4), CRC), "NaN")
+    z = zarr_create(path, case)
+    model = np.full(case.shape, np.nan)
+    base = make_data("float64", (13, 11, 3), 4)
+    z[:, :, :3] = base
+    model[:, :, :3] = base
+    a = zarrsync.open_array(path, mode="r+")
+    patch = make_data("float64", (5, 7, 4), 5)
+    a[2:7, 1:8, 1:5] = patch
+    model[2:7, 1:8, 1:5] = patch
+    a[12, 10, 5] = 1.25
+    model[12, 10, 5] = 1.25
+    z2 = zarr.open_array(path, mode="r")
+    assert_same(z2[...], model)
+    assert_same(z2[1:12:3, ::-1, 2], model[1:12:3, ::-1, 2])
+
+
+def test_resize_and_attributes_by_zarrsync_seen_by_zarr_python(tmp_path) -> None:
+    path = str(tmp_path / "r.zarr")
+    a = zs_create(path, Case("resize", "uint16", (6, 6), (4, 4), (B_LE, ZS(0)), 5))
+    data = make_data("uint16", (6, 6), 6)
+    a[...] = data
+    a.resize((9, 3))
+    a.update_attributes({"k": [1, {"x": None}]})
+    model = np.full((9, 3), 5, dtype="uint16")
+    model[:6, :3] = data[:, :3]
+    z = zarr.open_array(path, mode="r")
+    assert z.shape == (9, 3)
+    assert dict(z.attrs) == {"k": [1, {"x": None}]}
+    assert_same(z[...], model)
+
+
+def test_resize_and_attributes_by_zarr_python_seen_by_zarrsync(tmp_path) -> None:
+    path = str(tmp_path / "r2.zarr")
+    z = zarr_create(path, Case("resize", "int8", (6, 6), (4, 4), (B_1, GZ(1)), -2))
+    data = make_data("int8", (6, 6), 9)
+    z[...] = data
+    z.resize((3, 10))
+    z.attrs.update({"added": "yes", "n": 3})
+    model = np.full((3, 10), -2, dtype="int8")
+    model[:3, :6] = data[:3]
+    a = zarrsync.open_array(path, mode="r")
+    assert a.shape == (3, 10)
+    assert dict(a.attrs) == {"added": "yes", "n": 3}
+    assert_same(a[...], model)
+
+
+# --- hierarchies ------------------------------------------------------------------------------------------
+
+GROUP_ATTRS = {
+    "": {"title": "root", "version": 2, "tags": ["a", "b"], "nested": {"x": 1.5, "none": None}},
+    "a": {"level": 1},
+    "a/b": {"level": 2, "flag": True},
+    "empty": {},
+}
+ARRAYS = {
+    # path: (shape, dtype, chunks, attributes)
+    "x": ((10,), "float64", (4,), {"units": "s"}),
+    "a/y": ((4, 5), "int16", (2, 2), {}),
+    "a/b/z": ((3, 3, 3), "uint8", (2, 2, 2), {"desc": "cube"}),
+    "a/b/scalar": ((), "complex128", (), {}),
+}
+
+
+def _array_data(path: str) -> np.ndarray:
+    shape, dtype, _, _ = ARRAYS[path]
+    return make_data(dtype, shape, len(path))
+
+
+def _expected_members() -> dict[str, str]:
+    kinds = {p: "group" for p in GROUP_ATTRS if p}
+    kinds.update({p: "array" for p in ARRAYS})
+    return kinds
+
+
+def _build_with_zarr_python(path: str) -> None:
+    root = zarr.open_group(path, mode="w", attributes=GROUP_ATTRS[""])
+    for p, attrs in GROUP_ATTRS.items():
+        if p:
+            root.create_group(p, attributes=attrs)
+    for p, (shape, dtype, chunks, attrs) in ARRAYS.items():
+        arr = root.create_array(p, shape=shape, dtype=dtype, chunks=chunks, attributes=attrs)
+        arr[...] = _array_data(p)
+
+
+def _build_with_zarrsync(path: str) -> None:
+    root = zarrsync.open_group(path, mode="w", attributes=GROUP_ATTRS[""])
+    for p, attrs in GROUP_ATTRS.items():
+        if p:
+            root.create_group(p, attributes=attrs)
+    for p, (shape, dtype, chunks, attrs) in ARRAYS.items():
+        arr = root.create_array(p, shape=shape, dtype=dtype, chunks=chunks, attributes=attrs)
+        arr[...] = _array_data(p)
+
+
+def _check_zarrsync_view(path: str) -> None:
+    g = zarrsync.open_group(path, mode="r")
+    assert dict(g.attrs) == GROUP_ATTRS[""]
+    assert sorted(g.keys()) == ["a", "empty", "x"]
+    assert sorted(g.group_keys()) == ["a", "empty"]
+    assert g.array_keys() == ["x"]
+    members = dict(g.members(max_depth=None))
+    want = _expected_members()
+    assert set(members) == set(want)
+    for p, kind in want.items():
+        node = members[p]
+        assert isinstance(node, zarrsync.Array if kind == "array" else zarrsync.Group), p
+        assert node.path == p
+    for p, attrs in GROUP_ATTRS.items():
+        node = g if not p else g[p]
+        assert isinstance(node, zarrsync.Group)
+        assert dict(node.attrs) == attrs, p
+    for p, (shape, dtype, chunks, attrs) in ARRAYS.items():
+        arr = g[p]
+        assert isinstance(arr, zarrsync.Array)
+        assert arr.shape == shape and arr.dtype == np.dtype(dtype) and arr.chunks == chunks
+        assert dict(arr.attrs) == attrs, p
+        assert_same(arr[...], _array_data(p))
+    sub = zarrsync.open_group(path, path="a", mode="r")
+    assert sorted(sub.keys()) == ["b", "y"]
+    assert sorted(n for n, _ in sub.members(max_depth=None)) == ["b", "b/scalar", "b/z", "y"]
+    tree = g.tree()
+    for p in want:
+        assert p.rsplit("/", 1)[-1] in tree, (p, tree)
+
+
+def _check_zarr_python_view(path: str) -> None:
+    g = zarr.open_group(path, mode="r")
+    assert dict(g.attrs) == GROUP_ATTRS[""]
+    assert sorted(g.keys()) == ["a", "empty", "x"]
+    assert sorted(g.group_keys()) == ["a", "empty"]
+    assert sorted(g.array_keys()) == ["x"]
+    members = dict(g.members(max_depth=None))
+    want = _expected_members()
+    assert set(members) == set(want)
+    for p, kind in want.items():
+        assert isinstance(members[p], zarr.Array if kind == "array" else zarr.Group), p
+    for p, attrs in GROUP_ATTRS.items():
+        node = g if not p else g[p]
+        assert isinstance(node, zarr.Group)
+        assert dict(node.attrs) == attrs, p
+    for p, (shape, dtype, chunks, attrs) in ARRAYS.items():
+        arr = g[p]
+        assert isinstance(arr, zarr.Array)
+        assert arr.shape == shape and np.dtype(arr.dtype) == np.dtype(dtype) and arr.chunks == chunks
+        assert dict(arr.attrs) == attrs, p
+        assert_same(arr[...], _array_data(p))
+    sub = zarr.open_group(path, path="a", mode="r")
+    assert sorted(sub.keys()) == ["b", "y"]
+
+
+def _node_docs(path: str) -> dict[str, dict]:
+    docs = {}
+    for k in stored_keys(path):
+        if k == "zarr.json" or k.endswith("/zarr.json"):
+            with open(os.path.join(path, k)) as f:
+                docs[k] = norm_meta(json.load(f))
+    return docs
+
+
+def test_zarr_python_hierarchy_read_by_zarrsync(tmp_path) -> None:
+    path = str(tmp_path / "h.zarr")
+    _build_with_zarr_python(path)
+    _check_zarrsync_view(path)
+
+
+def test_zarrsync_hierarchy_read_by_zarr_python(tmp_path) -> None:
+    path = str(tmp_path / "h.zarr")
+    _build_with_zarrsync(path)
+    _check_zarr_python_view(path)
+
+
+def test_hierarchy_documents_agree(tmp_path) -> None:
+    """The same hierarchy built by both libraries: the same metadata keys, the same documents."""
+    p_zp, p_zs = str(tmp_path / "zp.zarr"), str(tmp_path / "zs.zarr")
+    _build_with_zarr_python(p_zp)
+    _build_with_zarrsync(p_zs)
+    d_zp, d_zs = _node_docs(p_zp), _node_docs(p_zs)
+    assert set(d_zs) == set(d_zp)
+    for k in d_zp:
+        if d_zp[k]["node_type"] == "array":
+            # compressor defaults differ between libraries; the rest must not
+            d_zp[k].pop("codecs"), d_zs[k].pop("codecs")
+        assert d_zs[k] == d_zp[k], k
+
+
+def test_zarrsync_edits_zarr_python_hierarchy(tmp_path) -> None:
+    """zarrsync adds members and attributes to zarr-python's hierarchy; zarr-python sees them."""
+    path = str(tmp_path / "h.zarr")
+    _build_with_zarr_python(path)
+    g = zarrsync.open_group(path, mode="r+")
+    g.update_attributes({"edited": True})
+    g.create_group("new/deep", attributes={"d": 1})
+    arr = g.create_array("a/new_arr", shape=(5,), dtype="int64", chunks=(2,), fill_value=-1)
+    arr[1:3] = [10, 20]
+    zg = zarr.open_group(path, mode="r")
+    assert zg.attrs["edited"] is True and zg.attrs["title"] == "root"
+    assert sorted(zg.keys()) == ["a", "empty", "new", "x"]
+    assert dict(zg["new/deep"].attrs) == {"d": 1}
+    assert isinstance(zg["new"], zarr.Group)
+    assert_same(zg["a/new_arr"][...], np.array([-1, 10, 20, -1, -1], dtype="int64"))
+
+
+def test_zarr_python_edits_zarrsync_hierarchy(tmp_path) -> None:
+    path = str(tmp_path / "h.zarr")
+    _build_with_zarrsync(path)
+    zg = zarr.open_group(path, mode="r+")
+    zg.attrs.update({"edited": True})
+    zg.create_group("new/deep", attributes={"d": 1})
+    zarr_arr = zg.create_array("a/new_arr", shape=(5,), dtype="int64", chunks=(2,), fill_value=-1)
+    zarr_arr[1:3] = [10, 20]
+    del zg["empty"]
+    g = zarrsync.open_group(path, mode="r")
+    assert g.attrs["edited"] is True and g.attrs["title"] == "root"
+    assert sorted(g.keys()) == ["a", "new", "x"]
+    assert dict(g["new/deep"].attrs) == {"d": 1}
+    assert_same(g["a/new_arr"][...], np.array([-1, 10, 20, -1, -1], dtype="int64"))
+
+
+def test_zarr_python_consolidated_hierarchy_read_by_zarrsync(tmp_path) -> None:
+    """zarr-python's consolidated metadata (a ``must_understand: false`` field of the root
+    zarr.json) must not stop zarrsync from opening the hierarchy."""
+    path = str(tmp_path / "c.zarr")
+    _build_with_zarr_python(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.consolidate_metadata(path)
+    assert "consolidated_metadata" in load_json(path)
+    _check_zarrsync_view(path)
