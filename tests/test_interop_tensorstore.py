@@ -299,6 +299,7 @@ def _codec_cases() -> list[Case]:
     layouts = [
         ("u2_2d", "uint16", (11, 13), (4, 5), T(1, 0), 7),
         ("f8_3d", "float64", (5, 6, 7), (2, 4, 3), T(2, 0, 1), -0.5),
+        ("i4_4d", "int32", (5, 4, 3, 6), (2, 3, 2, 4), T(1, 3, 0, 2), 11),
         ("c8_2d", "complex64", (6, 9), (4, 4), T(1, 0), [1.0, -2.0]),
     ]
     out = []
@@ -334,6 +335,12 @@ def _ndim_cases() -> list[Case]:
         out.append(Case(f"ndim-{n}-f4", "float32", shape, chunks, (B_BE,), "NaN", seed=n))
     # chunk bigger than the array, and chunk == 1 everywhere
     out.append(Case("chunk-larger-than-array", "int16", (3, 5), (8, 8), (B_LE,), 3))
+    out.append(Case("ndim-0-transpose", "uint32", (), (), (T(), B_BE, CRC), 6))
+    out.append(Case("zero-length-dim", "int32", (0, 5), (2, 2), (B_LE, ZS(0)), 4))
+    out.append(Case("big-chunks-zstd", "float64", (300, 260), (128, 128), (B_LE, ZS(3, True), CRC), "NaN",
+                    region=(slice(0, 290), slice(5, 260))))
+    out.append(Case("big-chunks-gzip", "int64", (300, 260), (128, 100), (T(1, 0), B_BE, GZ(6)), -5,
+                    region=(slice(10, 300), slice(0, 250))))
     out.append(Case("chunk-of-one", "uint8", (3, 4), (1, 1), (B_1, GZ(1)), 9))
     return out
 
@@ -426,8 +433,9 @@ def test_tensorstore_writes_zarrsync_reads(tmp_path, case: Case) -> None:
         assert_same(a[sel], expected[sel])
         sel = tuple(slice(None, None, -3) for _ in case.shape)
         assert_same(a[sel], expected[sel])
-        idx = tuple(s // 2 for s in case.shape)
-        assert_same(np.asarray(a[idx]), np.asarray(expected[idx]))
+        if all(case.shape):
+            idx = tuple(s // 2 for s in case.shape)
+            assert_same(np.asarray(a[idx]), np.asarray(expected[idx]))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -491,26 +499,49 @@ def test_chunk_bytes_identical_uncompressed(tmp_path) -> None:
                 assert f1.read() == f2.read(), (chain, k)
 
 
-def test_hex_nan_fill_from_tensorstore(tmp_path) -> None:
-    """A NaN with a payload can only be stored as a hex fill; zarrsync keeps the bits."""
-    case = Case("hexnan", "float32", (5,), (2,), (B_LE,), "0x7fc00001", region=slice(0, 2))
+HEX_FILLS = [
+    ("float16", "0x7e01"),               # quiet NaN with a payload
+    ("float32", "0x7fc00001"),
+    ("float32", "0xffc00000"),           # negative NaN
+    ("float32", "0x7f800001"),           # signalling NaN
+    ("float64", "0x7ff8000000000001"),
+    ("float64", "0xfff8000000000000"),
+]
+
+
+def _bits(value: Any, dtype: str) -> int:
+    return int(np.asarray(value, dtype=dtype).view(f"u{np.dtype(dtype).itemsize}"))
+
+
+@pytest.mark.parametrize("dtype,hexfill", HEX_FILLS)
+def test_hex_nan_fill_from_tensorstore(tmp_path, dtype, hexfill) -> None:
+    """A NaN with a payload or sign can only be stored as a hex fill; zarrsync keeps the bits."""
+    case = Case("hexnan", dtype, (5,), (2,), (B_LE,), hexfill, region=slice(0, 2))
     path = str(tmp_path / "ts.zarr")
     ts_write(case, path)
+    assert load_json(path)["fill_value"].lower() == hexfill   # tensorstore kept the hex form
     a = zarrsync.open_array(path, mode="r")
-    assert np.asarray(a.fill_value, dtype="float32").view("uint32") == 0x7FC00001
+    assert _bits(a.fill_value, dtype) == int(hexfill, 16)
     out = a[...]
     assert_same(out[:2], data_of(case))
-    assert (out[2:].view("uint32") == 0x7FC00001).all()
+    assert (out[2:].view(f"u{np.dtype(dtype).itemsize}") == int(hexfill, 16)).all()
 
 
-def test_hex_nan_fill_to_tensorstore(tmp_path) -> None:
-    fill = np.array(0x7FC00001, dtype="uint32").view("float32")[()]
+@pytest.mark.parametrize("dtype,hexfill", HEX_FILLS)
+def test_hex_nan_fill_to_tensorstore(tmp_path, dtype, hexfill) -> None:
+    fill = decode_fill(hexfill, dtype)
+    assert _bits(fill, dtype) == int(hexfill, 16)
     path = str(tmp_path / "zs.zarr")
-    zarrsync.create_array(zarrsync.LocalStore(path), shape=(5,), dtype="float32", chunks=(2,),
-                          fill_value=fill, compressors=None, overwrite=True)
+    a = zarrsync.create_array(zarrsync.LocalStore(path), shape=(5,), dtype=dtype, chunks=(2,),
+                              fill_value=fill, compressors=None, overwrite=True)
+    a[:2] = np.array([1, 2], dtype=dtype)
+    written = load_json(path)["fill_value"]
+    assert isinstance(written, str) and written.lower() == hexfill, written
     b = ts_open(path)
-    assert np.asarray(b.fill_value).view("uint32") == 0x7FC00001
-    assert (b.read().result().view("uint32") == 0x7FC00001).all()
+    assert _bits(b.fill_value, dtype) == int(hexfill, 16)
+    out = b.read().result()
+    assert (out[2:].view(f"u{np.dtype(dtype).itemsize}") == int(hexfill, 16)).all()
+    assert list(out[:2]) == [1, 2]
 
 
 # --- partial write round trips across the two libraries ------------------------------------------------
@@ -603,3 +634,17 @@ def test_attributes_written_by_tensorstore(tmp_path) -> None:
     a2.update_attributes({"added": 1})
     assert load_json(path)["attributes"]["added"] == 1
     assert_same(ts_open(path).read().result(), np.ones((4, 3), "float32"))
+
+
+def test_resize_by_tensorstore_seen_by_zarrsync(tmp_path) -> None:
+    path = str(tmp_path / "tr.zarr")
+    case = Case("tsresize", "int16", (7, 8), (3, 3), (B_LE, ZS(0)), -4)
+    arr = ts_create(path, case)
+    data = make_data("int16", (7, 8), 11)
+    arr.write(data).result()
+    arr = arr.resize(exclusive_max=[5, 11]).result()
+    model = np.full((5, 11), -4, dtype="int16")
+    model[:5, :8] = data[:5]
+    a = zarrsync.open_array(path, mode="r")
+    assert a.shape == (5, 11)
+    assert_same(a[...], model)

@@ -79,12 +79,12 @@ def create_array(
     >>> a.shape, a.chunks, a.dtype
     ((100, 100), (10, 10), dtype('uint16'))
     """
-    st = store_from(store, mode="w" if overwrite else "a")
     node_path = normalize_path(name if name is not None else path)
+    st = store_from(store, mode=_create_mode(overwrite, node_path))
     md = build_array_metadata(
         shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, compressors=compressors,
         filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
-        chunk_key_encoding=_cke(chunk_key_encoding),
+        chunk_key_encoding=chunk_key_encoding,
     )
     if config:
         from . import config as _config
@@ -92,11 +92,10 @@ def create_array(
     return Array.create(st, node_path, md, overwrite=overwrite)
 
 
-def _cke(value: Any) -> Any:
-    # accept zarr-python's flat form {"name": "v2", "separator": "."}
-    if isinstance(value, dict) and "separator" in value and "configuration" not in value:
-        return {"name": value.get("name", "default"), "configuration": {"separator": value["separator"]}}
-    return value
+def _create_mode(overwrite: bool, node_path: str) -> str:
+    # store_from's "w" truncates a whole zip archive: right only when the new node is the root,
+    # otherwise overwriting one node would destroy its siblings
+    return "w" if overwrite and not node_path else "a"
 
 
 def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", zarr_format: int | None = None) -> Array:
@@ -132,8 +131,9 @@ def create_group(store: Any = None, *, path: str | None = None, overwrite: bool 
     >>> zarrsync.create_group(None, attributes={"a": 1}).attrs["a"]
     1
     """
-    st = store_from(store, mode="w" if overwrite else "a")
-    return Group.create(st, normalize_path(path), overwrite=overwrite, attributes=attributes)
+    node_path = normalize_path(path)
+    st = store_from(store, mode=_create_mode(overwrite, node_path))
+    return Group.create(st, node_path, overwrite=overwrite, attributes=attributes)
 
 
 def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",

@@ -75,6 +75,13 @@ def _codec_list(value: Any, kind: type, what: str) -> list[Codec]:
     return codecs
 
 
+def _flat_key_encoding(value: Any) -> Any:
+    """Accept zarr-python's flat form ``{"name": "v2", "separator": "."}`` as well as v3 JSON."""
+    if isinstance(value, dict) and "separator" in value and "configuration" not in value:
+        return {"name": value.get("name", "default"), "configuration": {"separator": value["separator"]}}
+    return value
+
+
 def build_array_metadata(
     *,
     shape: Any,
@@ -125,7 +132,7 @@ def build_array_metadata(
         chunk_shape=chunk_shape,
         fill_value=fill,
         codecs=(*filter_codecs, serializer_codec, *compressor_codecs),
-        chunk_key_encoding=parse_chunk_key_encoding(chunk_key_encoding or {"name": "default"}),
+        chunk_key_encoding=parse_chunk_key_encoding(_flat_key_encoding(chunk_key_encoding) or {"name": "default"}),
         attributes=dict(attributes or {}),
         dimension_names=dimension_names,
     )

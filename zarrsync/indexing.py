@@ -34,7 +34,12 @@ DimEntry = tuple  # (grid_index: int, chunk_slice: slice, out_slice: slice, comp
 
 
 def _is_int(x: Any) -> bool:
-    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, (bool, np.bool_))
+    t = type(x)
+    if t is int:
+        return True
+    if t is slice or x is None or t is bool:
+        return False
+    return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, np.bool_)
 
 
 def normalize_basic_selection(selection: Any, ndim: int) -> tuple[list, list[int], bool]:
@@ -44,14 +49,19 @@ def normalize_basic_selection(selection: Any, ndim: int) -> tuple[list, list[int
     array dimension; ``newaxis_positions`` are the result axes that ``None`` inserts; ``is_scalar``
     is True when every dimension is indexed by an int (numpy then returns a scalar).
     """
+    # fast paths: `a[...]` and one slice per dimension
+    if selection is Ellipsis:
+        return [slice(None)] * ndim, [], False
+    if type(selection) is tuple and ndim and len(selection) == ndim and all(type(s) is slice for s in selection):
+        return list(selection), [], False
     if not isinstance(selection, tuple):
         selection = (selection,)
     n_ellipsis = 0
     for s in selection:
+        if type(s) is slice or s is None or _is_int(s):
+            continue
         if s is Ellipsis:
             n_ellipsis += 1
-        elif s is None or isinstance(s, slice) or _is_int(s):
-            continue
         elif isinstance(s, (bool, np.bool_)):
             raise IndexingError("boolean scalars are not a basic selection; use a mask with a.vindex[...]")
         elif isinstance(s, (list, np.ndarray)) or hasattr(s, "__array__"):

@@ -16,6 +16,7 @@ from .base import Codec
 __all__ = ["register", "get_codec_class", "parse_codec", "registered_names"]
 
 _lock = threading.Lock()
+_load_lock = threading.Lock()
 _REGISTRY: dict[str, type[Codec]] = {}
 _entry_points_loaded = False
 
@@ -34,15 +35,19 @@ def registered_names() -> list[str]:
 
 
 def _load_entry_points() -> None:
+    # Held across loading (register() takes _lock, so this is a separate lock): a thread that
+    # looks a name up while another thread is loading waits for it instead of seeing a registry
+    # that is marked loaded but not yet filled.
     global _entry_points_loaded
     from importlib.metadata import entry_points
-    with _lock:
+    with _load_lock:
         if _entry_points_loaded:
             return
-        _entry_points_loaded = True
-        eps = list(entry_points(group="zarrsync.codecs"))
-    for ep in eps:
-        register(ep.load())
+        try:
+            for ep in entry_points(group="zarrsync.codecs"):
+                register(ep.load())
+        finally:
+            _entry_points_loaded = True
 
 
 def get_codec_class(name: str) -> type[Codec] | None:

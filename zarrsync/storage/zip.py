@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 import zipfile
 from typing import Iterator
 
@@ -127,9 +126,13 @@ class ZipStore(Store):
         info.external_attr = 0o644 << 16
         if self.mode == "r":  # even a writable view cannot write to an archive opened for reading
             raise ReadOnlyError(f"{self!r} was opened with mode 'r'")
-        with self._state.lock, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": newest entry wins
-            self._archive().writestr(info, bytes(value))
+        with self._state.lock:
+            zf = self._archive()
+            # zipfile warns "Duplicate name" for a key written before; the earlier entry stays in
+            # the archive and the newest wins on read. Forgetting the name in the lookup table
+            # avoids the warning without touching process-wide warning filters (not thread-safe).
+            zf.NameToInfo.pop(key, None)
+            zf.writestr(info, bytes(value))
 
     def _delete(self, key: str) -> None:
         with self._state.lock:

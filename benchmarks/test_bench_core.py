@@ -1,0 +1,92 @@
+"""pytest-benchmark cases for zarrsync's read and write paths.
+
+Run: ``python3 -m pytest benchmarks --benchmark-enable`` (the test suite disables benchmarks).
+Data is uint16 like the side-by-side benchmark (``benchmarks/peers.py``), at a smaller size.
+"""
+
+import numpy as np
+import pytest
+
+import zarrsync
+
+ZSTD = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}]
+
+
+def make_data(shape):
+    rng = np.random.default_rng(0)
+    n = int(np.prod(shape))
+    return ((np.arange(n, dtype=np.uint32) % 4096).astype(np.uint16)
+            + rng.integers(0, 16, size=n, dtype=np.uint16)).reshape(shape)
+
+
+CASES = {
+    # name: (shape, chunks, compressors)
+    "small-zstd": ((1024, 1024), (64, 64), ZSTD),
+    "large-raw": ((256, 256, 256), (128, 128, 128), None),
+    "large-zstd": ((256, 256, 256), (128, 128, 128), ZSTD),
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def stored(request, tmp_path_factory):
+    shape, chunks, comp = CASES[request.param]
+    data = make_data(shape)
+    path = tmp_path_factory.mktemp("bench") / f"{request.param}.zarr"
+    a = zarrsync.create_array(str(path), shape=shape, dtype="uint16", chunks=chunks, fill_value=0,
+                              compressors=comp)
+    a[...] = data
+    return request.param, str(path), data, chunks, comp
+
+
+def test_read_all(benchmark, stored):
+    name, path, data, chunks, _ = stored
+    a = zarrsync.open_array(path, mode="r")
+    out = benchmark(lambda: a[...])
+    assert np.array_equal(out, data)
+
+
+def test_read_one_chunk_per_call(benchmark, stored):
+    name, path, data, chunks, _ = stored
+    a = zarrsync.open_array(path, mode="r")
+    sels = [tuple(slice(0, c) for c in chunks)] * 16
+
+    def run():
+        for s in sels:
+            a[s]
+
+    benchmark(run)
+
+
+def test_read_into_out(benchmark, stored):
+    name, path, data, chunks, _ = stored
+    a = zarrsync.open_array(path, mode="r")
+    out = np.empty(data.shape, data.dtype)
+    benchmark(lambda: a.get_basic_selection(..., out=out))
+    assert np.array_equal(out, data)
+
+
+def test_write_all(benchmark, stored, tmp_path):
+    name, path, data, chunks, comp = stored
+    a = zarrsync.create_array(str(tmp_path / "w.zarr"), shape=data.shape, dtype=data.dtype, chunks=chunks,
+                              fill_value=0, compressors=comp, overwrite=True)
+
+    def run():
+        a[...] = data
+
+    benchmark(run)
+    assert np.array_equal(a[...], data)
+
+
+def test_partial_write(benchmark, stored, tmp_path):
+    """Writes that cover parts of chunks: read-modify-write under the per-chunk lock."""
+    name, path, data, chunks, comp = stored
+    a = zarrsync.create_array(str(tmp_path / "p.zarr"), shape=data.shape, dtype=data.dtype, chunks=chunks,
+                              fill_value=0, compressors=comp, overwrite=True)
+    a[...] = data
+    sel = tuple(slice(c // 2, s - c // 2) for s, c in zip(data.shape, chunks))
+
+    def run():
+        a[sel] = 7
+
+    benchmark(run)
+    assert (a[sel] == 7).all()
