@@ -749,3 +749,61 @@ def test_json_text_of_every_registered_builtin():
     for codec in CODECS:
         assert json.loads(json.dumps(codec.to_json(), allow_nan=False)) == codec.to_json()
     assert isinstance(CODECS[0], Codec)
+
+
+# --------------------------------------------------------------------------------------------------
+# the decode-into fast path (CodecPipeline.read_into) must agree with decode on the same bytes
+# --------------------------------------------------------------------------------------------------
+
+def _read_into(chain, dtype, shape, data):
+    from zarrsync.storage import MemoryStore
+    pipeline = bind(chain, dtype, shape)
+    assert pipeline.decodes_into
+    store = MemoryStore()
+    store.set("c/0", data)
+    out = np.empty(shape, dtype=dtype)
+    assert pipeline.read_into(store, "c/0", memoryview(out).cast("B"))
+    return out
+
+
+@pytest.mark.parametrize("make", [
+    lambda raw: zstandard.ZstdCompressor().compress(raw),
+    lambda raw: zstandard.ZstdCompressor(write_content_size=False, write_checksum=True).compress(raw),
+    lambda raw: zstandard.ZstdCompressor().compress(raw[:100]) + zstandard.ZstdCompressor().compress(raw[100:]),
+    lambda raw: zstandard.ZstdCompressor().compress(b"") + zstandard.ZstdCompressor().compress(raw),
+], ids=["one-frame", "no-content-size", "multi-frame", "empty-frame-first"])
+def test_read_into_zstd_golden(make):
+    assert_same_bits(_read_into(ZSTD_CHAIN, "float64", FLOATS.shape, make(FLOATS.tobytes())), FLOATS)
+
+
+def test_read_into_missing_chunk_and_plain_bytes():
+    from zarrsync.storage import MemoryStore
+    pipeline = bind([BytesCodec()], "int32", INTS.shape)
+    buf = np.empty(INTS.shape, "i4")
+    assert pipeline.read_into(MemoryStore(), "c/0", memoryview(buf).cast("B")) is False
+    assert_same_bits(_read_into([BytesCodec()], "int32", INTS.shape, INTS.tobytes()), INTS)
+    with pytest.raises(CorruptChunkError, match="c/0"):
+        _read_into([BytesCodec()], "int32", INTS.shape, INTS.tobytes()[:-1])
+
+
+@pytest.mark.parametrize("data", [
+    zstandard.ZstdCompressor().compress(FLOATS.tobytes()) + b"garbage",
+    zstandard.ZstdCompressor().compress(FLOATS.tobytes() + b"x"),
+    zstandard.ZstdCompressor().compress(FLOATS.tobytes()[:-1]),
+    zstandard.ZstdCompressor().compress(FLOATS.tobytes())[:-3],
+], ids=["trailing-garbage", "one-byte-more", "one-byte-less", "truncated"])
+def test_read_into_zstd_corrupt(data):
+    with pytest.raises(CorruptChunkError, match="c/0"):
+        _read_into(ZSTD_CHAIN, "float64", FLOATS.shape, data)
+
+
+def test_read_into_zstd_bomb_bounded():
+    data = _zstd_bomb(False)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptChunkError, match="c/0"):
+            _read_into(ZSTD_CHAIN, "int32", BOMB_CHUNK, data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < PEAK_LIMIT

@@ -168,6 +168,19 @@ def test_read_matches_numpy(data):
         same(a.get_basic_selection(sel), expected[sel])
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_read_in_fortran_order(data):
+    """With ``order="F"`` reads return the same values, laid out in Fortran order."""
+    a, expected, _ = data.draw(arrays())
+    sel = data.draw(selections(expected.shape))
+    with zarrsync.config.context(order="F"):
+        got = a[sel]
+    same(got, expected[sel])
+    if isinstance(got, np.ndarray):
+        assert got.flags.f_contiguous
+
+
 @SETTINGS
 @given(data=st.data())
 def test_read_into_out_buffer(data):

@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tensorstore as ts  # a test dependency: missing it is an error, not a skip
 
 import zarrsync
-
-ts = pytest.importorskip("tensorstore")
 
 # --- codec JSON ------------------------------------------------------------------------------------
 
@@ -648,3 +647,25 @@ def test_resize_by_tensorstore_seen_by_zarrsync(tmp_path) -> None:
     a = zarrsync.open_array(path, mode="r")
     assert a.shape == (5, 11)
     assert_same(a[...], model)
+
+
+@pytest.mark.parametrize("chain", [(B_LE, CRC), (B_LE, ZS(1, True)), (B_LE, GZ(1)), (B_LE, ZS(1), CRC)],
+                         ids=["crc32c", "zstd-checksum", "gzip", "zstd-crc32c"])
+def test_corrupt_tensorstore_chunk_is_detected(tmp_path, chain) -> None:
+    """A flipped byte in a chunk tensorstore wrote: both libraries refuse it, zarrsync with
+    CorruptChunkError naming the key; other chunks still read."""
+    path = str(tmp_path / "bad.zarr")
+    case = Case("bad", "int32", (8, 8), (4, 4), chain, 0)
+    ts_write(case, path)
+    key = os.path.join(path, "c", "1", "0")
+    raw = bytearray(open(key, "rb").read())
+    raw[len(raw) // 2] ^= 0x5A
+    with open(key, "wb") as f:
+        f.write(bytes(raw))
+    with pytest.raises(Exception):
+        ts_open(path).read().result()
+    a = zarrsync.open_array(path, mode="r")
+    with pytest.raises(zarrsync.errors.CorruptChunkError) as info:
+        a[...]
+    assert "c/1/0" in str(info.value)
+    assert_same(a[:4, :], expected_of(case)[:4, :])

@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import zarr  # zarr-python >= 3.4: missing it is an error, not a skip
+from zarr.codecs import BytesCodec, Crc32cCodec, GzipCodec, TransposeCodec, ZstdCodec
+from zarr.core.metadata.v3 import ArrayV3Metadata
 
 import zarrsync
-
-zarr = pytest.importorskip("zarr")
-from zarr.codecs import BytesCodec, Crc32cCodec, GzipCodec, TransposeCodec, ZstdCodec  # noqa: E402
-from zarr.core.metadata.v3 import ArrayV3Metadata  # noqa: E402
 
 pytestmark = pytest.mark.zarr_python
 
@@ -803,3 +802,69 @@ def test_write_empty_chunks_true_from_zarr_python(tmp_path) -> None:
     model = np.full((6, 6), 4, dtype="int16")
     model[0, 0] = 1
     assert_same(zarrsync.open_array(path, mode="r")[...], model)
+
+
+ODD_NAMES = ["dotted.name", "with space", "ünïcødé", ".hidden", "c", "0", "zarr_json_like"]
+
+
+def test_member_names_from_zarr_python(tmp_path) -> None:
+    """Names that look like chunk keys or hidden files, unicode names; a stray folder is no member."""
+    path = str(tmp_path / "names.zarr")
+    g = zarr.open_group(path, mode="w")
+    for i, n in enumerate(ODD_NAMES):
+        g.create_array(n, shape=(3,), dtype="int8", chunks=(2,))[...] = np.array([i, i + 1, i + 2], dtype="int8")
+    g.create_group("sub").create_group("c")
+    os.makedirs(os.path.join(path, "stray", "deeper"))
+    with open(os.path.join(path, "stray", "note.txt"), "w") as f:
+        f.write("not zarr")
+    zg = zarrsync.open_group(path, mode="r")
+    assert sorted(zg.keys()) == sorted(ODD_NAMES + ["sub"])
+    for i, n in enumerate(ODD_NAMES):
+        assert_same(zg[n][...], np.array([i, i + 1, i + 2], dtype="int8"))
+    assert isinstance(zg["sub/c"], zarrsync.Group)
+    assert isinstance(zarrsync.open(path, path="sub/c", mode="r"), zarrsync.Group)
+    assert isinstance(zarrsync.open(path, path="with space", mode="r"), zarrsync.Array)
+
+
+def test_member_names_from_zarrsync(tmp_path) -> None:
+    path = str(tmp_path / "names.zarr")
+    g = zarrsync.open_group(path, mode="w")
+    for i, n in enumerate(ODD_NAMES):
+        g.create_array(n, shape=(3,), dtype="int8", chunks=(2,))[...] = np.array([i, i + 1, i + 2], dtype="int8")
+    g.create_group("sub").create_group("c")
+    zg = zarr.open_group(path, mode="r")
+    assert sorted(zg.keys()) == sorted(ODD_NAMES + ["sub"])
+    for i, n in enumerate(ODD_NAMES):
+        assert_same(zg[n][...], np.array([i, i + 1, i + 2], dtype="int8"))
+    assert isinstance(zg["sub/c"], zarr.Group)
+
+
+def test_zarrsync_overwrites_and_deletes_in_zarr_python_hierarchy(tmp_path) -> None:
+    path = str(tmp_path / "o.zarr")
+    _build_with_zarr_python(path)
+    g = zarrsync.open_group(path, mode="r+")
+    del g["a/b"]
+    zg = zarr.open_group(path, mode="r")
+    assert sorted(n for n, _ in zg.members(max_depth=None)) == ["a", "a/y", "empty", "x"]
+    # an array replaces the group "a" and everything under it
+    new = zarrsync.create_array(path, name="a", shape=(2, 2), dtype="uint8", chunks=(1, 2), fill_value=3,
+                                overwrite=True)
+    new[1] = [7, 8]
+    za = zarr.open_array(path, path="a", mode="r")
+    assert_same(za[...], np.array([[3, 3], [7, 8]], dtype="uint8"))
+    assert not any(k.startswith("a/y") for k in stored_keys(path))
+    # mode "w" on the root leaves an empty group
+    zarrsync.open_group(path, mode="w", attributes={"fresh": True})
+    zg = zarr.open_group(path, mode="r")
+    assert list(zg.keys()) == [] and dict(zg.attrs) == {"fresh": True}
+
+
+def test_zarr_python_overwrites_zarrsync_hierarchy(tmp_path) -> None:
+    path = str(tmp_path / "o2.zarr")
+    _build_with_zarrsync(path)
+    zarr.create_array(store=path, name="a", shape=(3,), dtype="int16", chunks=(2,), fill_value=-1, overwrite=True)
+    g = zarrsync.open_group(path, mode="r")
+    assert sorted(g.keys()) == ["a", "empty", "x"]
+    assert isinstance(g["a"], zarrsync.Array)
+    assert_same(g["a"][...], np.array([-1, -1, -1], dtype="int16"))
+    assert sorted(n for n, _ in g.members(max_depth=None)) == ["a", "empty", "x"]

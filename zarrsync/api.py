@@ -70,7 +70,8 @@ def create_array(
     overwrite
         Replace whatever is at the path; otherwise an existing node raises.
     config
-        Settings for this call (``{"write_empty_chunks": True}``); see :mod:`zarrsync.config`.
+        Settings of this array object (``{"write_empty_chunks": True}``), applied over
+        :mod:`zarrsync.config` for every call on it; see :attr:`Array.config`.
 
     Examples
     --------
@@ -86,10 +87,7 @@ def create_array(
         filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
         chunk_key_encoding=chunk_key_encoding,
     )
-    if config:
-        from . import config as _config
-        _config.Settings(**{**_config.get().__dict__, **config})  # validate now, not at first write
-    return Array.create(st, node_path, md, overwrite=overwrite)
+    return Array.create(st, node_path, md, overwrite=overwrite, config=config)
 
 
 def _create_mode(overwrite: bool, node_path: str) -> str:
@@ -98,7 +96,8 @@ def _create_mode(overwrite: bool, node_path: str) -> str:
     return "w" if overwrite and not node_path else "a"
 
 
-def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", zarr_format: int | None = None) -> Array:
+def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", zarr_format: int | None = None,
+               config: dict | None = None) -> Array:
     """Open an existing array; :class:`~zarrsync.errors.ArrayNotFoundError` if there is none.
 
     >>> import zarrsync
@@ -115,7 +114,7 @@ def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", z
         where = node_path or "/"
         raise ArrayNotFoundError(f"no array at {where!r} in {st!r}" + (" (it is a group)" if md else ""))
     _check_format(md, zarr_format)
-    return Array(st, node_path, md)
+    return Array(st, node_path, md, config)
 
 
 def _check_format(md: Any, zarr_format: int | None) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import config as _config
-from .errors import IndexingError, ReadOnlyError, ValueShapeError
+from .errors import IndexingError, ReadOnlyError, ValueOverflowError, ValueShapeError
 from .indexing import BasicIndexer
 from .metadata import ArrayMetadata
 from .node import Attributes, meta_key, prepare_create, write_metadata
@@ -105,7 +105,9 @@ class Array:
     array([0, 7, 7, 0], dtype=int32)
     """
 
-    def __init__(self, store: Store, path: str, metadata: ArrayMetadata):
+    def __init__(self, store: Store, path: str, metadata: ArrayMetadata, config: dict | None = None):
+        self._config = dict(config or {})
+        _config.with_overrides(self._config)  # unknown or bad settings fail now, not at first use
         self._store = store
         self._path = path
         self._metadata = metadata
@@ -116,9 +118,10 @@ class Array:
         self._target = ChunkTarget(store, prefix, self._pipeline, enc)
 
     @classmethod
-    def create(cls, store: Store, path: str, metadata: ArrayMetadata, *, overwrite: bool = False) -> "Array":
+    def create(cls, store: Store, path: str, metadata: ArrayMetadata, *, overwrite: bool = False,
+               config: dict | None = None) -> "Array":
         """Write a new array's metadata (and any missing ancestor groups) and return the array."""
-        array = cls(store, path, metadata)  # validates the codec chain before anything is written
+        array = cls(store, path, metadata, config)  # validates codecs and settings before any write
         prepare_create(store, path, overwrite)
         write_metadata(store, path, metadata)
         return array
@@ -220,6 +223,12 @@ class Array:
         return tuple(c for c, _ in self._pipeline.bytes_bytes)
 
     @property
+    def config(self) -> dict:
+        """This array's own settings (from ``create_array(config=...)``/``open_array``), applied
+        over :mod:`zarrsync.config` for every call on it."""
+        return dict(self._config)
+
+    @property
     def info(self) -> ArrayInfo:
         """A summary of the array; no I/O (see :meth:`info_complete`)."""
         md = self._metadata
@@ -262,15 +271,16 @@ class Array:
         array([9, 5, 1])
         """
         md = self._metadata
+        cfg = _config.with_overrides(self._config)
         ix = BasicIndexer(selection, md.shape, md.chunk_shape)
         if out is None:
-            work = np.empty(ix.work_shape, dtype=md.dtype, order=_config.get().order)
+            work = np.empty(ix.work_shape, dtype=md.dtype, order=cfg.order)
             result = ix.to_result(work)
         else:
             result = self._check_out(out, ix.shape)
             work = ix.to_work(out)
         if ix.nchunks:
-            read_chunks(self._target, self._target.work_items(ix), work, _config.get().max_workers)
+            read_chunks(self._target, self._target.work_items(ix), work, cfg.max_workers)
         if ix.is_scalar and out is None:
             return result[()]
         return result
@@ -326,22 +336,39 @@ class Array:
         ix = BasicIndexer(selection, md.shape, md.chunk_shape)
         value = self._prepare_value(value, ix)
         if ix.nchunks:
-            cfg = _config.get()
+            cfg = _config.with_overrides(self._config)
             write_chunks(self._target, self._target.work_items(ix), value, cfg.max_workers, cfg.write_empty_chunks)
 
     def _prepare_value(self, value: Any, ix: BasicIndexer) -> np.ndarray:
-        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-        if arr.dtype != self.dtype:
+        """The value as an array of the array's dtype, broadcast to the work shape (0-d stays 0-d).
+
+        Casting follows numpy's assignment rules: arrays cast unsafely, as ``x[...] = y`` does,
+        but a Python number that does not fit the type raises instead of wrapping.
+        """
+        dtype = self.dtype
+        if isinstance(value, np.ndarray):
+            arr = value
+        elif type(value) in (int, float, complex):
             try:
-                arr = arr.astype(self.dtype)
+                arr = np.asarray(value, dtype=dtype)
+            except OverflowError:
+                raise ValueOverflowError(f"value {value!r} does not fit data type {dtype}") from None
+        else:
+            arr = np.asarray(value)
+        if arr.dtype != dtype:
+            try:
+                arr = arr.astype(dtype)
             except (ValueError, TypeError) as e:
-                raise ValueShapeError(f"cannot store values of dtype {arr.dtype} in an array of dtype {self.dtype}: {e}") from None
+                raise ValueShapeError(f"cannot store values of dtype {arr.dtype} in an array of dtype {dtype}: {e}") from None
         if arr.ndim == 0:
             return arr
+        while arr.ndim > len(ix.shape) and arr.shape[0] == 1:
+            arr = arr[0]  # numpy accepts extra leading length-1 axes
         try:
             arr = np.broadcast_to(arr, ix.shape)
         except ValueError:
-            raise ValueShapeError(f"value of shape {arr.shape} cannot be broadcast to the selection's shape {ix.shape}") from None
+            raise ValueShapeError(f"value of shape {np.shape(value)} cannot be broadcast to the selection's "
+                                  f"shape {ix.shape}") from None
         return ix.to_work(arr)
 
     def __setitem__(self, selection: Any, value: Any) -> None:
@@ -399,7 +426,7 @@ class Array:
         for key in doomed:
             self._store.delete(key)
         # reset the cut-off tail of edge chunks: a write of fill over [new_shape, chunk end)
-        tmp = Array(self._store, self._path, dataclasses.replace(new, shape=old.shape))
+        tmp = Array(self._store, self._path, dataclasses.replace(new, shape=old.shape), self._config)
         for coords in straddling:
             region = []
             for d, (c, cs, n) in enumerate(zip(coords, new.chunk_shape, new.shape)):

@@ -27,7 +27,7 @@ from typing import Iterator
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "get", "set", "context", "reset"]
+__all__ = ["Settings", "get", "set", "context", "reset", "with_overrides"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +143,12 @@ def context(**changes) -> Iterator[Settings]:
         yield new
     finally:
         _override.reset(token)
+
+
+def with_overrides(changes: dict | None) -> Settings:
+    """The settings in force with ``changes`` applied on top (an array's own ``config``)."""
+    base = get()
+    return _replace(base, changes) if changes else base
 
 
 def _replace(base: Settings, changes: dict) -> Settings:

@@ -92,5 +92,9 @@ class ValueShapeError(ZarrsyncError, ValueError):
     """A value given to a write cannot be broadcast to the selection's shape."""
 
 
+class ValueOverflowError(ZarrsyncError, OverflowError, ValueError):
+    """A value given to a write does not fit the array's data type (a Python int out of range)."""
+
+
 class ConfigError(ZarrsyncError, ValueError):
     """A runtime setting has an invalid value."""

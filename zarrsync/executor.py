@@ -29,8 +29,7 @@ __all__ = ["get_pool", "run_tasks", "in_worker", "shutdown"]
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
+_state: tuple[ThreadPoolExecutor, int] | None = None  # (pool, size), replaced as one value
 _local = threading.local()
 
 
@@ -40,35 +39,50 @@ def in_worker() -> bool:
 
 
 def get_pool(max_workers: int) -> ThreadPoolExecutor:
-    """Return the shared pool, creating it (or a larger one) under the lock."""
-    global _pool, _pool_size
-    pool = _pool
-    if pool is not None and _pool_size >= max_workers:
-        return pool
+    """Return the shared pool, creating it (or a larger one) under the lock.
+
+    A replaced pool is shut down without waiting: work already queued on it still runs, and a
+    caller that fetched it just before can still fail to submit to it; :func:`_submit` retries.
+    """
+    global _state
+    state = _state
+    if state is not None and state[1] >= max_workers:
+        return state[0]
     with _lock:
-        if _pool is None or _pool_size < max_workers:
-            old = _pool
-            _pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="zarrsync")
-            _pool_size = max_workers
+        state = _state
+        if state is None or state[1] < max_workers:
+            old = state
+            state = _state = (ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="zarrsync"), max_workers)
             if old is not None:
-                old.shutdown(wait=False)  # running tasks finish; idle threads exit
-        return _pool
+                old[0].shutdown(wait=False)  # running tasks finish; idle threads exit
+        return state[0]
+
+
+def _submit(fn, helpers: int):
+    while True:
+        pool = get_pool(helpers)
+        try:
+            return pool.submit(fn)
+        except RuntimeError:
+            state = _state
+            if state is not None and state[0] is pool:
+                raise  # not a replaced pool: a real failure
+            # the pool was replaced by a larger one and shut down meanwhile: use the new one
 
 
 def shutdown(wait: bool = True) -> None:
     """Shut the shared pool down (a later call creates a new one)."""
-    global _pool, _pool_size
+    global _state
     with _lock:
-        pool, _pool, _pool_size = _pool, None, 0
-    if pool is not None:
-        pool.shutdown(wait=wait)
+        state, _state = _state, None
+    if state is not None:
+        state[0].shutdown(wait=wait)
 
 
 def _reset_after_fork() -> None:
-    global _lock, _pool, _pool_size
+    global _lock, _state
     _lock = threading.Lock()
-    _pool = None
-    _pool_size = 0
+    _state = None
 
 
 if hasattr(os, "register_at_fork"):
@@ -135,8 +149,7 @@ def run_tasks(fn: Callable[[T], object], items: Sequence[T], max_workers: int) -
         return
     drain = _Drain(fn, items)
     helpers = min(max_workers, n) - 1
-    pool = get_pool(helpers)
-    futures = [pool.submit(drain.run_in_worker) for _ in range(helpers)]
+    futures = [_submit(drain.run_in_worker, helpers) for _ in range(helpers)]
     try:
         drain.run()
     finally:

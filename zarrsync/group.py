@@ -12,7 +12,7 @@ from .errors import (ContainsArrayError, ContainsGroupError,
 from .metadata import ArrayMetadata, GroupMetadata
 from .creation import build_array_metadata, normalize_shape
 from .dtypes import parse_data_type
-from .node import Attributes, child_path, meta_key, prepare_create, read_metadata, write_metadata
+from .node import Attributes, child_path, meta_key, normalize_path, prepare_create, read_metadata, write_metadata
 from .storage.base import Store
 
 __all__ = ["Group", "open_node"]
@@ -97,20 +97,29 @@ class Group:
     def _child(self, name: str) -> str:
         return child_path(self._path, name)
 
+    def _member(self, name: str) -> str:
+        """The path of member ``name``; a name that normalises to ``""`` (``""``, ``"/"``) would
+        be the group itself, which is not its own member (``del g[""]`` must not delete ``g``)."""
+        if not normalize_path(name):
+            raise NodeNotFoundError(f"{name!r} is not a member of group {self.name!r}")
+        return self._child(name)
+
     def __getitem__(self, name: str) -> Array | "Group":
         """The member at ``name``; nested paths (``"a/b/c"``) are allowed."""
         try:
-            return open_node(self._store, self._child(name))
+            return open_node(self._store, self._member(name))
         except NodeNotFoundError:
             raise NodeNotFoundError(f"{name!r} is not a member of group {self.name!r}") from None
 
     def __contains__(self, name: str) -> bool:
+        if not normalize_path(name):
+            return False
         return read_metadata(self._store, self._child(name)) is not None
 
     def __delitem__(self, name: str) -> None:
         if self.read_only:
             raise ReadOnlyError(f"group {self.name!r} is read-only")
-        path = self._child(name)
+        path = self._member(name)
         if read_metadata(self._store, path) is None:
             raise NodeNotFoundError(f"{name!r} is not a member of group {self.name!r}")
         self._store.delete_prefix(path + "/")
@@ -169,9 +178,10 @@ class Group:
         """Create a subgroup (nested names create missing intermediate groups)."""
         return Group.create(self._store, self._child(name), overwrite=overwrite, attributes=attributes)
 
-    def create_array(self, name: str, *, overwrite: bool = False, **kwargs) -> Array:
+    def create_array(self, name: str, *, overwrite: bool = False, config: dict | None = None, **kwargs) -> Array:
         """Create an array in this group; keywords as for :func:`zarrsync.create_array`."""
-        return Array.create(self._store, self._child(name), build_array_metadata(**kwargs), overwrite=overwrite)
+        return Array.create(self._store, self._child(name), build_array_metadata(**kwargs), overwrite=overwrite,
+                            config=config)
 
     def require_group(self, name: str, *, attributes: dict | None = None) -> "Group":
         """The subgroup ``name``, created if missing; an array there raises ContainsArrayError."""

@@ -72,9 +72,16 @@ class ZstdCodec(BytesBytesCodec):
     supports_decode_into = True
 
     def decode_into(self, data, out: memoryview) -> None:
+        size = len(out)
+        if size <= _STREAM_FROM:  # one-shot decode and a copy beat a stream reader on small chunks
+            decoded = zstd_decompress(data, size, True)
+            if len(decoded) != size:
+                raise CorruptChunkError(f"codec 'zstd': decodes to {len(decoded)} bytes, the chunk holds {size}")
+            out[:] = decoded
+            return
         try:
             with _decompressor().stream_reader(data, read_across_frames=True) as reader:
-                pos, size = 0, len(out)
+                pos = 0
                 while pos < size:
                     n = reader.readinto(out[pos:])
                     if n == 0:
@@ -86,24 +93,36 @@ class ZstdCodec(BytesBytesCodec):
             raise CorruptChunkError(f"codec 'zstd': {e}") from None
 
 
+_STREAM_FROM = 1 << 18
+
+
 def zstd_decompress(data, max_size: int, exact: bool) -> bytes:
-    """Decompress one or more zstd frames into at most ``max_size`` bytes."""
+    """Decompress one or more zstd frames into at most ``max_size`` bytes.
+
+    When ``exact`` and the first frame declares exactly ``max_size`` bytes (the common case),
+    one call decodes it (zstd itself enforces the declared size) and any input left over is
+    corruption. Otherwise a stream reader decodes across frames, never producing more than
+    ``max_size + 1`` bytes, so a hostile input cannot make it allocate without bound.
+    """
     try:
         if exact and zstandard.frame_content_size(data) == max_size:
-            # the common case: one frame that declares exactly the size the chunk must have
-            return _decompressor().decompress(data)
-        parts, total = [], 0
-        view = memoryview(data)
-        while view:
             dobj = _decompressor().decompressobj()
-            part = dobj.decompress(view)
-            total += len(part)
-            if total > max_size:
-                raise CorruptChunkError(f"codec 'zstd': decodes to more than the {max_size} bytes a chunk can hold")
+            out = dobj.decompress(data)
             if not dobj.eof:
                 raise CorruptChunkError("codec 'zstd': truncated frame")
-            parts.append(part)
-            view = memoryview(dobj.unused_data)
+            if dobj.unused_data:
+                raise CorruptChunkError(f"codec 'zstd': {len(dobj.unused_data)} bytes follow the frame")
+            return out
+        parts, total = [], 0
+        with _decompressor().stream_reader(data, read_across_frames=True) as reader:
+            while total <= max_size:
+                part = reader.read(max_size + 1 - total)
+                if not part:
+                    break
+                parts.append(part)
+                total += len(part)
+        if total > max_size:
+            raise CorruptChunkError(f"codec 'zstd': decodes to more than the {max_size} bytes a chunk can hold")
         return parts[0] if len(parts) == 1 else b"".join(parts)
     except zstandard.ZstdError as e:
         raise CorruptChunkError(f"codec 'zstd': {e}") from None

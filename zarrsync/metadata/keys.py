@@ -68,7 +68,8 @@ class ChunkKeyEncoding:
                 return None
             key = key[2:]
         parts = key.split(self.separator)
-        if len(parts) != ndim or not all(p.isdigit() and p.isascii() for p in parts):
+        # exactly what encode() writes: ASCII decimal digits, no sign, no leading zeros
+        if len(parts) != ndim or not all(p.isdigit() and p.isascii() and (p == "0" or p[0] != "0") for p in parts):
             return None
         return tuple(int(p) for p in parts)
 
@@ -83,7 +84,8 @@ def parse_chunk_key_encoding(value: Any) -> ChunkKeyEncoding:
     if isinstance(value, str):
         name, config = value, {}
     elif isinstance(value, dict) and isinstance(value.get("name"), str):
-        name, config = value["name"], value.get("configuration") or {}
+        name, config = value["name"], value.get("configuration")
+        config = {} if config is None else config
         if value.get("must_understand") is False:
             raise MetadataError("chunk_key_encoding may not say must_understand: false")
     else:

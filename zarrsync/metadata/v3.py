@@ -12,6 +12,8 @@ import dataclasses
 import math
 from typing import Any
 
+import numpy as np
+
 from ..codecs import Codec, parse_codec
 from ..codecs.base import ChunkSpec
 from ..dtypes import DataType, data_type_from_json
@@ -62,6 +64,16 @@ class ArrayMetadata:
                                     f"dimension ({len(self.shape)})")
             if not all(n is None or isinstance(n, str) for n in self.dimension_names):
                 raise MetadataError(f"dimension_names entries must be strings or null, got {list(self.dimension_names)}")
+
+    def __eq__(self, other):
+        # fill values compare by their bits: a NaN fill (numpy says nan != nan) must still make a
+        # document equal to its own re-parse, and -0.0 / NaN payloads must not compare equal to 0.0 / NaN
+        if not isinstance(other, ArrayMetadata):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name)
+                   for f in dataclasses.fields(self) if f.name != "fill_value") and \
+            np.asarray(self.fill_value, dtype=self.dtype).tobytes() == \
+            np.asarray(other.fill_value, dtype=other.dtype).tobytes()
 
     @property
     def dtype(self):
