@@ -15,16 +15,15 @@ import asyncio
 import dataclasses
 import functools
 import math
-import threading
 from typing import Any, Callable
 
 import numpy as np
 
 from . import config as _config
-from .errors import IndexingError, ReadOnlyError, ValueOverflowError, ValueShapeError
+from .errors import IndexingError, ValueOverflowError, ValueShapeError
 from .indexing import BasicIndexer
 from .metadata import ArrayMetadata
-from .node import Attributes, meta_key, prepare_create, write_metadata
+from .node import Node, meta_key, prepare_create, write_metadata
 from .pipeline import ChunkTarget, CodecPipeline, read_chunks, write_chunks
 from .storage.base import Store
 
@@ -90,7 +89,7 @@ def _human(n: int) -> str:
     return str(n)
 
 
-class Array:
+class Array(Node):
     """A Zarr array in a store. Create one with :func:`zarrsync.create_array` or open one with
     :func:`zarrsync.open_array`.
 
@@ -108,10 +107,7 @@ class Array:
     def __init__(self, store: Store, path: str, metadata: ArrayMetadata, config: dict | None = None):
         self._config = dict(config or {})
         _config.with_overrides(self._config)  # unknown or bad settings fail now, not at first use
-        self._store = store
-        self._path = path
-        self._metadata = metadata
-        self._lock = threading.Lock()
+        super().__init__(store, path, metadata)
         self._pipeline = CodecPipeline(metadata.codecs, metadata.chunk_spec())
         enc = metadata.chunk_key_encoding
         prefix = (path + "/" if path else "") + (enc.prefix if metadata.shape else enc.zero_dim_key)
@@ -130,24 +126,6 @@ class Array:
     @property
     def metadata(self) -> ArrayMetadata:
         return self._metadata
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def path(self) -> str:
-        """Path of the array in its store (``""`` for a root array)."""
-        return self._path
-
-    @property
-    def name(self) -> str:
-        """Absolute node name, ``"/" + path``."""
-        return "/" + self._path
-
-    @property
-    def basename(self) -> str:
-        return self._path.rsplit("/", 1)[-1]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -179,14 +157,6 @@ class Array:
         return self._metadata.fill_value
 
     @property
-    def attrs(self) -> Attributes:
-        return Attributes(self)
-
-    @property
-    def read_only(self) -> bool:
-        return self._store.read_only
-
-    @property
     def cdata_shape(self) -> tuple[int, ...]:
         """Chunks per dimension."""
         return self._metadata.grid_shape
@@ -198,10 +168,6 @@ class Array:
     @property
     def dimension_names(self) -> tuple[str | None, ...] | None:
         return self._metadata.dimension_names
-
-    @property
-    def zarr_format(self) -> int:
-        return self._metadata.zarr_format
 
     @property
     def codecs(self) -> tuple:
@@ -312,10 +278,6 @@ class Array:
             yield from self.get_basic_selection(slice(start, start + step))
 
     # --- writing ------------------------------------------------------------------------------------
-    def _check_writable(self) -> None:
-        if self._store.read_only:
-            raise ReadOnlyError(f"array {self.name!r} is read-only")
-
     def set_basic_selection(self, selection: Any, value: Any) -> None:
         """Write ``value`` (broadcast as in numpy) to a basic selection.
 
@@ -375,26 +337,6 @@ class Array:
         self.set_basic_selection(selection, value)
 
     # --- metadata changes ----------------------------------------------------------------------------
-    def _edit_metadata(self, edit: Callable[[ArrayMetadata], ArrayMetadata]) -> ArrayMetadata:
-        self._check_writable()
-        with self._lock:
-            new = edit(self._metadata)
-            write_metadata(self._store, self._path, new)
-            self._metadata = new
-            return new
-
-    def _edit_attributes(self, fn: Callable[[dict], Any]) -> None:
-        def edit(md):
-            attrs = dict(md.attributes)
-            fn(attrs)
-            return dataclasses.replace(md, attributes=attrs)
-        self._edit_metadata(edit)
-
-    def update_attributes(self, new_attributes: dict) -> "Array":
-        """Merge ``new_attributes`` into the attributes and write them; returns the array."""
-        self._edit_attributes(lambda attrs: attrs.update(new_attributes))
-        return self
-
     def resize(self, new_shape: tuple[int, ...] | int, *, delete_outside_chunks: bool = True) -> None:
         """Change the shape. Growing writes nothing; the new region reads as the fill value.
 
@@ -486,7 +428,7 @@ class Array:
     set_basic_selection_async = async_twin(set_basic_selection)
     getitem_async = async_twin(__getitem__)
     setitem_async = async_twin(__setitem__)
-    update_attributes_async = async_twin(update_attributes)
+    update_attributes_async = async_twin(Node.update_attributes)
     resize_async = async_twin(resize)
     append_async = async_twin(append)
     nchunks_initialized_async = async_twin(nchunks_initialized)

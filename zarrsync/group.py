@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from .array import Array, async_twin
-from .errors import (ContainsArrayError, ContainsGroupError,
-                     NodeNotFoundError, ReadOnlyError, ValueShapeError)
-from .metadata import ArrayMetadata, GroupMetadata
 from .creation import build_array_metadata, normalize_shape
 from .dtypes import parse_data_type
-from .node import Attributes, child_path, meta_key, normalize_path, prepare_create, read_metadata, write_metadata
+from .errors import ContainsArrayError, ContainsGroupError, NodeNotFoundError, ValueShapeError
+from .metadata import ArrayMetadata, GroupMetadata
+from .node import Node, child_path, meta_key, normalize_path, prepare_create, read_metadata, write_metadata
 from .storage.base import Store
 
 __all__ = ["Group", "open_node"]
@@ -26,7 +23,7 @@ def open_node(store: Store, path: str) -> Array | "Group":
     return Array(store, path, md) if isinstance(md, ArrayMetadata) else Group(store, path, md)
 
 
-class Group:
+class Group(Node):
     """A Zarr group. Create one with :func:`zarrsync.create_group`, open one with
     :func:`zarrsync.open_group`.
 
@@ -37,12 +34,6 @@ class Group:
     (['sub'], (3,))
     """
 
-    def __init__(self, store: Store, path: str, metadata: GroupMetadata):
-        self._store = store
-        self._path = path
-        self._metadata = metadata
-        self._lock = threading.Lock()
-
     @classmethod
     def create(cls, store: Store, path: str, *, overwrite: bool = False, attributes: dict | None = None) -> "Group":
         """Write a new group's metadata (and any missing ancestor groups) and return the group."""
@@ -51,47 +42,12 @@ class Group:
         write_metadata(store, path, metadata)
         return cls(store, path, metadata)
 
-    # --- properties ---------------------------------------------------------------------------------
     @property
     def metadata(self) -> GroupMetadata:
         return self._metadata
 
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def name(self) -> str:
-        return "/" + self._path
-
-    @property
-    def basename(self) -> str:
-        return self._path.rsplit("/", 1)[-1]
-
-    @property
-    def attrs(self) -> Attributes:
-        return Attributes(self)
-
-    @property
-    def read_only(self) -> bool:
-        return self._store.read_only
-
-    @property
-    def zarr_format(self) -> int:
-        return self._metadata.zarr_format
-
     def __repr__(self) -> str:
         return f"<zarrsync.Group {self._store!r} path={self._path!r}>"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Group) and self._store == other._store and self._path == other._path
-
-    def __hash__(self) -> int:
-        return hash((self._store, self._path))
 
     # --- members ------------------------------------------------------------------------------------
     def _child(self, name: str) -> str:
@@ -117,8 +73,7 @@ class Group:
         return read_metadata(self._store, self._child(name)) is not None
 
     def __delitem__(self, name: str) -> None:
-        if self.read_only:
-            raise ReadOnlyError(f"group {self.name!r} is read-only")
+        self._check_writable()
         path = self._member(name)
         if read_metadata(self._store, path) is None:
             raise NodeNotFoundError(f"{name!r} is not a member of group {self.name!r}")
@@ -208,22 +163,6 @@ class Group:
             raise ValueShapeError(f"array {name!r} exists with dtype {md.dtype}, not {dtype}")
         return Array(self._store, path, md)
 
-    # --- attributes ---------------------------------------------------------------------------------
-    def _edit_attributes(self, fn: Callable[[dict], Any]) -> None:
-        if self.read_only:
-            raise ReadOnlyError(f"group {self.name!r} is read-only")
-        with self._lock:
-            attrs = dict(self._metadata.attributes)
-            fn(attrs)
-            new = dataclasses.replace(self._metadata, attributes=attrs)
-            write_metadata(self._store, self._path, new)
-            self._metadata = new
-
-    def update_attributes(self, new_attributes: dict) -> "Group":
-        """Merge ``new_attributes`` into the attributes and write them; returns the group."""
-        self._edit_attributes(lambda attrs: attrs.update(new_attributes))
-        return self
-
     # --- display --------------------------------------------------------------------------------------
     def tree(self, max_depth: int | None = None) -> str:
         """The hierarchy below this group as indented text."""
@@ -252,7 +191,7 @@ class Group:
     create_array_async = async_twin(create_array)
     require_group_async = async_twin(require_group)
     require_array_async = async_twin(require_array)
-    update_attributes_async = async_twin(update_attributes)
+    update_attributes_async = async_twin(Node.update_attributes)
     tree_async = async_twin(tree)
 
 

@@ -8,14 +8,16 @@ not exist in v3), so creating a node writes any missing ancestor group documents
 
 from __future__ import annotations
 
-from typing import Any, Iterator, MutableMapping
+import dataclasses
+import threading
+from typing import Any, Callable, Iterator, MutableMapping
 
 from .errors import ContainsArrayError, ContainsGroupError, MetadataError, ReadOnlyError
 from .metadata import META_KEY, ArrayMetadata, GroupMetadata, dumps, loads, parse_node
 from .storage.base import Store
 
 __all__ = [
-    "normalize_path", "meta_key", "child_path", "read_metadata", "write_metadata",
+    "Node", "normalize_path", "meta_key", "child_path", "read_metadata", "write_metadata",
     "ensure_parents", "prepare_create", "Attributes",
 ]
 
@@ -133,3 +135,84 @@ class Attributes(MutableMapping):
     def __repr__(self) -> str:
         return repr(self._current())
 
+
+
+class Node:
+    """What arrays and groups share: their store and path, their metadata, and metadata updates.
+
+    Metadata is replaced, never mutated: an update builds a new frozen metadata object, writes it,
+    then swaps the reference, all under this object's lock, so concurrent attribute updates on
+    one node object never lose each other. A call that reads the metadata reads the reference
+    once and works on that snapshot.
+    """
+
+    def __init__(self, store: Store, path: str, metadata: Any):
+        self._store = store
+        self._path = path
+        self._metadata = metadata
+        self._lock = threading.Lock()
+
+    @property
+    def metadata(self) -> Any:
+        return self._metadata
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        """Path of the node in its store (``""`` for the root)."""
+        return self._path
+
+    @property
+    def name(self) -> str:
+        """Absolute node name, ``"/" + path``."""
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def attrs(self) -> Attributes:
+        """The attributes; changes are written at once."""
+        return Attributes(self)
+
+    @property
+    def read_only(self) -> bool:
+        return self._store.read_only
+
+    @property
+    def zarr_format(self) -> int:
+        return self._metadata.zarr_format
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and self._store == other._store and self._path == other._path
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._store, self._path))
+
+    def _check_writable(self) -> None:
+        if self._store.read_only:
+            raise ReadOnlyError(f"{type(self).__name__.lower()} {self.name!r} is read-only")
+
+    def _edit_metadata(self, edit: Callable[[Any], Any]) -> Any:
+        self._check_writable()
+        with self._lock:
+            new = edit(self._metadata)
+            write_metadata(self._store, self._path, new)
+            self._metadata = new
+            return new
+
+    def _edit_attributes(self, fn: Callable[[dict], Any]) -> None:
+        def edit(md):
+            attrs = dict(md.attributes)
+            fn(attrs)
+            return dataclasses.replace(md, attributes=attrs)
+        self._edit_metadata(edit)
+
+    def update_attributes(self, new_attributes: dict):
+        """Merge ``new_attributes`` into the attributes and write them; returns this node."""
+        self._edit_attributes(lambda attrs: attrs.update(new_attributes))
+        return self

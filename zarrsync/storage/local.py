@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import stat
 import uuid
 from typing import Iterator
 
