@@ -874,7 +874,9 @@ def test_one_chunk_runs_inline(monkeypatch):
         np.testing.assert_array_equal(a[0:4, 0], x[0:4, 0])
         np.testing.assert_array_equal(a[7:3:-1, 0:4], x[7:3:-1, 0:4])
         assert store.threads == {me}
-        # sanity: the patch is live, a selection over several chunks does go to the pool
+        # sanity: the patch is live: a selection over several chunks of a store whose calls wait
+        # on a network goes to the pool (tiny local chunks stay on one thread: chunk_workers)
+        store.latency_bound = True
         with pytest.raises(PoolTouched):
             a[...]
     monkeypatch.undo()

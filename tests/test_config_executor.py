@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+import zarrsync
+import zarrsync.pipeline
 from zarrsync import config, executor
 from zarrsync.errors import ConfigError
 from zarrsync.testing import run_threads
@@ -544,3 +546,32 @@ def test_pool_reset_after_fork(fresh_pool):
     assert os.WIFEXITED(status), f"child did not exit normally (status {status})"
     assert os.WEXITSTATUS(status) == 0
     executor.run_tasks(rec, list(range(100)), 4)  # the parent's pool is unaffected
+
+
+# --- how many threads a chunk call uses (pipeline.chunk_workers) ------------------------------------
+def _target(chunks, compressors, latency_bound=False):
+    store = zarrsync.MemoryStore()
+    store.latency_bound = latency_bound
+    a = zarrsync.create_array(store, shape=(4096, 4096), dtype="u2", chunks=chunks, compressors=compressors)
+    return a._target
+
+
+@pytest.mark.parametrize("chunks, compressors, writing, gil, expected", [
+    ((64, 64), "auto", False, True, 1),           # 8 KiB zstd reads: handoffs cost more than they gain
+    ((128, 128), "auto", False, True, 4),         # 32 KiB zstd reads gain
+    ((128, 128), None, False, True, 1),           # 32 KiB raw reads: memcpy-sized, no gain
+    ((256, 256), None, False, True, 4),           # 128 KiB raw reads gain
+    ((64, 64), "auto", False, False, 4),          # free-threaded: every worker
+    ((1024, 1024), None, True, True, 1),          # uncompressed writes: one thread
+    ((1024, 1024), None, True, False, 1),
+    ((128, 128), "auto", True, True, 1),          # small compressed writes: one thread
+    ((256, 256), "auto", True, True, 4),          # 128 KiB compressed writes gain
+])
+def test_chunk_workers(monkeypatch, chunks, compressors, writing, gil, expected):
+    monkeypatch.setattr(zarrsync.pipeline, "_GIL", gil)
+    assert zarrsync.pipeline.chunk_workers(4, _target(chunks, compressors), writing) == expected
+
+
+def test_chunk_workers_latency_bound_store_and_single_worker():
+    assert zarrsync.pipeline.chunk_workers(4, _target((64, 64), None, latency_bound=True), writing=True) == 4
+    assert zarrsync.pipeline.chunk_workers(1, _target((1024, 1024), "auto"), writing=False) == 1

@@ -105,13 +105,15 @@ class Store:
     Subclasses implement ``_get``, ``_set``, ``_delete`` and ``_list_prefix``; the public methods
     validate keys, enforce ``read_only`` and provide the rest. Capabilities are declared as
     class attributes: ``supports_byte_ranges`` (``_get`` honours byte requests natively),
-    ``supports_deletes``, ``supports_listing``.
+    ``supports_get_into``, ``supports_deletes``, ``supports_listing``, ``latency_bound``.
 
     Every store is safe to use from many threads at once.
     """
 
     supports_byte_ranges: bool = False
     supports_get_into: bool = False
+    #: calls wait on a network: threads then overlap the waits, whatever the chunk size
+    latency_bound: bool = False
     supports_deletes: bool = True
     supports_listing: bool = True
 
