@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 import zstandard
 
+import zarrsync
 from zarrsync.codecs import (
     ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, ChunkSpec, Codec, Crc32cCodec, GzipCodec,
     TransposeCodec, ZstdCodec, get_codec_class, parse_codec, register, registered_names,
 )
 from zarrsync.codecs import registry
-from zarrsync.codecs.base import check_config
+from zarrsync.codecs.base import SkippedCodec, check_config
 from zarrsync.codecs.gzip import gunzip
 from zarrsync.errors import CodecError, CorruptChunkError, MetadataError, UnknownExtensionError
 from zarrsync.pipeline import CodecPipeline
@@ -622,8 +623,30 @@ def test_unknown_codec_refused():
 
 
 def test_unknown_codec_with_must_understand_false_is_skipped():
-    assert parse_codec({"name": "foo", "must_understand": False}) is None
-    assert parse_codec({"name": "foo", "configuration": {"x": [1]}, "must_understand": False}) is None
+    for doc in ({"name": "foo", "must_understand": False},
+                {"name": "foo", "configuration": {"x": [1]}, "must_understand": False}):
+        codec = parse_codec(doc)
+        assert isinstance(codec, SkippedCodec)
+        assert codec.name == "foo" and codec.to_json() == doc
+
+
+def test_skipped_codec_is_ignored_by_the_pipeline_and_kept_on_rewrite():
+    """An ignorable unknown codec must not change the data, and rewriting the metadata (here an
+    attribute update) must keep it: dropping it would silently change the array's codec list."""
+    import json
+    store = zarrsync.MemoryStore()
+    a = zarrsync.create_array(store, shape=(6,), dtype="i2", chunks=(4,), compressors=None)
+    a[...] = np.arange(6, dtype="i2")
+    doc = json.loads(store.get("zarr.json"))
+    doc["codecs"].append({"name": "x.checksum-later", "configuration": {"k": 1}, "must_understand": False})
+    store.set("zarr.json", json.dumps(doc).encode())
+    b = zarrsync.open_array(store)
+    np.testing.assert_array_equal(b[...], np.arange(6))
+    b[4:] = 9
+    b.attrs["touched"] = True
+    rewritten = json.loads(store.get("zarr.json"))
+    assert rewritten["codecs"] == doc["codecs"]
+    np.testing.assert_array_equal(zarrsync.open_array(store)[...], [0, 1, 2, 3, 9, 9])
 
 
 def test_builtin_names_registered():

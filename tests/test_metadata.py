@@ -259,7 +259,10 @@ def test_unknown_codec_refused_and_skippable():
                                                {"name": "fancy"}]))
     m = parse_array_metadata(array_doc(codecs=[{"name": "bytes", "configuration": {"endian": "little"}},
                                                {"name": "fancy", "must_understand": False}]))
-    assert m.codecs == (BytesCodec("little"),)
+    # kept (so a rewrite preserves it) but ignored by the codec pipeline
+    assert m.codecs[0] == BytesCodec("little") and len(m.codecs) == 2
+    assert m.codecs[1].to_json() == {"name": "fancy", "must_understand": False}
+    assert m.to_json()["codecs"][1] == {"name": "fancy", "must_understand": False}
 
 
 def test_bad_codec_configuration_refused():

@@ -8,7 +8,10 @@ so it never leaks into other threads. ``asyncio.to_thread`` copies the caller's 
 override made around ``await a.set_async(...)`` applies to that call.
 
 Array operations read the settings once, on the calling thread, and hand the values to their
-pool tasks; a worker thread never consults the settings itself.
+pool tasks; a worker thread never consults the settings itself. That matters on free-threaded
+Python 3.14, where a new thread starts with a copy of its creator's context
+(``sys.flags.thread_inherit_context``): a thread you start inside a ``context()`` block sees its
+overrides there, but zarrsync's pool threads, whenever they were started, are unaffected.
 
 >>> import zarrsync
 >>> with zarrsync.config.context(write_empty_chunks=True):

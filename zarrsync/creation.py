@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .codecs import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, Codec, ZstdCodec, parse_codec
+from .codecs.base import SkippedCodec
 from .dtypes import parse_data_type
 from .errors import CodecError, MetadataError
 from .metadata import ArrayMetadata, parse_chunk_key_encoding
@@ -67,9 +68,7 @@ def _codec_list(value: Any, kind: type, what: str) -> list[Codec]:
     codecs = []
     for v in value:
         codec = parse_codec(v)
-        if codec is None:
-            continue
-        if not isinstance(codec, kind):
+        if not isinstance(codec, (kind, SkippedCodec)):
             raise CodecError(f"{what}: codec {codec.name!r} is not an {kind.__name__.replace('Codec', '')} codec")
         codecs.append(codec)
     return codecs

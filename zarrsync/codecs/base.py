@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import CodecError
 
-__all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "check_config"]
+__all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "SkippedCodec",
+           "check_config"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,3 +133,21 @@ class BytesBytesCodec(Codec):
     def decode(self, data: bytes, spec: ChunkSpec, max_size: int) -> bytes:
         """Decode; the result may not exceed ``max_size`` bytes (a hostile input raises instead)."""
         raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class SkippedCodec(Codec):
+    """An unknown codec marked ``"must_understand": false``.
+
+    The spec lets a reader ignore it, so the codec pipeline skips it when encoding and decoding;
+    its JSON is kept so that rewriting the metadata (an attribute update, a resize) preserves it.
+    """
+
+    json: dict
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.json["name"]
+
+    def to_json(self) -> dict:
+        return self.json

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from ..errors import CodecError, UnknownExtensionError
-from .base import Codec
+from .base import Codec, SkippedCodec
 
 __all__ = ["register", "get_codec_class", "parse_codec", "registered_names"]
 
@@ -59,10 +59,10 @@ def get_codec_class(name: str) -> type[Codec] | None:
     return cls
 
 
-def parse_codec(value: Any) -> Codec | None:
+def parse_codec(value: Any) -> Codec:
     """Parse one v3 codec JSON value (object or short-hand name) or pass a codec object through.
 
-    Returns None for an unknown codec marked ``"must_understand": false`` (it is skipped).
+    An unknown codec marked ``"must_understand": false`` becomes a :class:`SkippedCodec`.
     """
     if isinstance(value, Codec):
         return value
@@ -80,6 +80,6 @@ def parse_codec(value: Any) -> Codec | None:
     cls = get_codec_class(name)
     if cls is None:
         if must is False:
-            return None
+            return SkippedCodec(dict(value))
         raise UnknownExtensionError(f"unknown Zarr v3 codec {name!r}")
     return cls.from_config(config)

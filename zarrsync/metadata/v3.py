@@ -174,6 +174,8 @@ def parse_array_metadata(doc: Any) -> ArrayMetadata:
     grid = doc["chunk_grid"]
     if isinstance(grid, dict) and grid.get("must_understand") is False:
         raise MetadataError("chunk_grid may not say must_understand: false")
+    if grid == "regular":
+        raise MetadataError("chunk_grid 'regular' needs a configuration with chunk_shape")
     if not isinstance(grid, dict) or grid.get("name") != "regular":
         name = grid.get("name") if isinstance(grid, dict) else grid
         raise UnknownExtensionError(f"unknown chunk_grid {name!r}: only 'regular' is supported")
@@ -185,7 +187,7 @@ def parse_array_metadata(doc: Any) -> ArrayMetadata:
     codecs_json = doc["codecs"]
     if not isinstance(codecs_json, list) or not codecs_json:
         raise MetadataError(f"codecs must be a non-empty list, got {codecs_json!r}")
-    codecs = tuple(c for c in (parse_codec(v) for v in codecs_json) if c is not None)
+    codecs = tuple(parse_codec(v) for v in codecs_json)
 
     transformers = doc.get("storage_transformers", [])
     if not isinstance(transformers, list):
