@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import uuid
+import threading
 from typing import Iterator
 
 from ..errors import InvalidKeyError, StoreError
@@ -119,15 +119,19 @@ class LocalStore(Store):
 
     # --- writing --------------------------------------------------------------------------------
     def _write_temp(self, path: str, value) -> str:
-        tmp = f"{path}{_TMP_MARK}{uuid.uuid4().hex[:16]}"
-        for attempt in (0, 1):
+        made_dirs = False
+        while True:
+            tmp = _temp_name(path)
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 break
+            except FileExistsError:
+                continue  # a stale temp file of a dead thread with the same name: take the next
             except FileNotFoundError:
-                if attempt:
+                if made_dirs:
                     raise
                 os.makedirs(os.path.dirname(path), exist_ok=True)
+                made_dirs = True
         try:
             view = memoryview(value)
             if not view.c_contiguous:  # e.g. a strided slice: os.write needs contiguous bytes
@@ -217,6 +221,21 @@ class LocalStore(Store):
             if entry.is_dir(follow_symlinks=False) and next(_walk(entry.path, ""), None) is None:
                 continue
             yield entry.name
+
+
+_tmp_local = threading.local()
+
+
+def _temp_name(path: str) -> str:
+    """A name beside ``path`` that no other process or thread uses: pid, a random per-thread
+    prefix and a per-thread counter (cheaper than a uuid per write)."""
+    local = _tmp_local
+    n = getattr(local, "n", None)
+    if n is None:
+        local.prefix = os.urandom(6).hex()
+        n = 0
+    local.n = n + 1
+    return f"{path}{_TMP_MARK}{os.getpid()}.{local.prefix}.{n}"
 
 
 _HEAD = 1 << 16
