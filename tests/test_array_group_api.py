@@ -897,3 +897,26 @@ def test_out_of_range_python_int_is_refused(dtype, value):
     with pytest.raises((OverflowError, ValueError)):
         a[1] = value
     np.testing.assert_array_equal(a[...], x)  # nothing was written
+
+
+# --- small chunks read in groups (pipeline.read_chunks group path) ---------------------------------
+@pytest.mark.parametrize("max_workers", [1, 2, 4])
+def test_grouped_small_chunk_reads_with_missing_and_corrupt_chunks(max_workers):
+    store = zarrsync.MemoryStore()
+    x = np.arange(40 * 40, dtype="f4").reshape(40, 40)
+    a = zarrsync.create_array(store, shape=x.shape, dtype="f4", chunks=(4, 4), fill_value=-1.0)
+    a[...] = x
+    for key in ("c/0/3", "c/5/5", "c/9/0"):  # missing chunks inside groups read as fill
+        store.delete(key)
+        i, j = map(int, key.split("/")[1:])
+        x[4 * i:4 * i + 4, 4 * j:4 * j + 4] = -1.0
+    with config.context(max_workers=max_workers):
+        np.testing.assert_array_equal(a[...], x)
+        np.testing.assert_array_equal(a[3:37:3, ::-5], x[3:37:3, ::-5])
+        good = store.get("c/7/2")
+        store.set("c/7/2", good + b"trailing junk")
+        with pytest.raises(zarrsync.errors.CorruptChunkError, match="c/7/2"):
+            a[...]
+        store.set("c/7/2", good[:-4])
+        with pytest.raises(zarrsync.errors.CorruptChunkError, match="c/7/2"):
+            a[...]

@@ -830,3 +830,45 @@ def test_read_into_zstd_bomb_bounded():
     finally:
         tracemalloc.stop()
     assert peak < PEAK_LIMIT
+
+
+# --- grouped decoding (ZstdCodec.decode_many, used for small chunks) ----------------------------------
+def test_first_frame_size_matches_the_library_over_many_frames():
+    from zarrsync.codecs.zstd import _first_frame_size
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 100, 8192, 200_000):
+        raw = rng.integers(0, 4, n, dtype=np.uint8).tobytes()
+        for level in (1, 3, 19):
+            for checksum in (False, True):
+                for content_size in (True, False):
+                    frame = zstandard.ZstdCompressor(level=level, write_checksum=checksum,
+                                                     write_content_size=content_size).compress(raw)
+                    assert _first_frame_size(frame) == len(frame)
+                    assert _first_frame_size(frame + b"xyz") == len(frame)
+    assert _first_frame_size(b"not a zstd frame") is None
+
+
+@pytest.mark.parametrize("bad", ["trailing", "extra-frame", "truncated", "wrong-size"])
+def test_decode_many_names_the_corrupt_chunk(bad):
+    raw = FLOATS.tobytes()
+    good = zstandard.ZstdCompressor().compress(raw)
+    corrupt = {
+        "trailing": good + b"junk",
+        "extra-frame": good + zstandard.ZstdCompressor().compress(b"x"),
+        "truncated": good[:-3],
+        "wrong-size": zstandard.ZstdCompressor().compress(raw[:-8]),
+    }[bad]
+    pipeline = CodecPipeline([BytesCodec("little"), ZstdCodec()], ChunkSpec(FLOATS.shape, FLOATS.dtype, 0.0))
+    assert pipeline.decodes_many
+    with pytest.raises(CorruptChunkError, match="c/1"):
+        pipeline.decode_many([good, corrupt, good], ["c/0", "c/1", "c/2"])
+
+
+def test_decode_many_matches_decode_including_multi_frame_chunks():
+    raw = FLOATS.tobytes()
+    frames = [zstandard.ZstdCompressor(level=lv).compress(raw) for lv in (1, 5)]
+    frames.append(zstandard.ZstdCompressor().compress(raw[:100]) + zstandard.ZstdCompressor().compress(raw[100:]))
+    frames.append(zstandard.ZstdCompressor(write_content_size=False).compress(raw))
+    pipeline = CodecPipeline([BytesCodec("little"), ZstdCodec()], ChunkSpec(FLOATS.shape, FLOATS.dtype, 0.0))
+    for chunk in pipeline.decode_many(frames, [f"c/{i}" for i in range(len(frames))]):
+        assert_same_bits(chunk, FLOATS)

@@ -557,7 +557,8 @@ def _target(chunks, compressors, latency_bound=False):
 
 
 @pytest.mark.parametrize("chunks, compressors, writing, gil, expected", [
-    ((64, 64), "auto", False, True, 1),           # 8 KiB zstd reads: handoffs cost more than they gain
+    ((64, 64), "auto", False, True, 4),           # 8 KiB zstd reads: read in groups, so threads gain
+    ((64, 64), [{"name": "gzip", "configuration": {"level": 1}}], False, True, 1),  # one at a time: no gain
     ((128, 128), "auto", False, True, 4),         # 32 KiB zstd reads gain
     ((128, 128), None, False, True, 1),           # 32 KiB raw reads: memcpy-sized, no gain
     ((256, 256), None, False, True, 4),           # 128 KiB raw reads gain

@@ -122,6 +122,12 @@ class ArrayBytesCodec(Codec):
 class BytesBytesCodec(Codec):
     #: ``decode_into`` writes the decoded bytes into a caller's buffer (no intermediate copy)
     supports_decode_into: ClassVar[bool] = False
+    #: ``decode_many`` decodes several chunks in one call (one GIL release for the lot)
+    supports_decode_many: ClassVar[bool] = False
+
+    def decode_many(self, datas: list, size: int) -> list:
+        """Decode several chunks that must each decode to exactly ``size`` bytes; bytes-likes."""
+        raise NotImplementedError
 
     def decode_into(self, data, out: memoryview) -> None:
         """Decode into ``out``, which must end up exactly full (else CorruptChunkError)."""

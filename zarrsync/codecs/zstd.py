@@ -13,6 +13,7 @@ its own (``threading.local``).
 from __future__ import annotations
 
 import dataclasses
+import struct
 import threading
 
 import zstandard
@@ -93,26 +94,72 @@ class ZstdCodec(BytesBytesCodec):
             raise CorruptChunkError(f"codec 'zstd': {e}") from None
 
 
+    supports_decode_many = True
+
+    def decode_many(self, datas: list, size: int) -> list:
+        """Decode several small chunks with one call that releases the GIL once.
+
+        python-zstandard's ``multi_decompress_to_buffer`` decodes each input's first frame into
+        exactly ``size`` bytes (a different size is an error) but ignores what follows that
+        frame, so an input whose first frame does not end exactly at its end (trailing bytes,
+        several frames, anything odd) is decoded by the strict one-chunk path instead. On any
+        error every chunk is decoded one by one, so the corrupt one is found and named.
+        """
+        d = _decompressor()
+        multi = getattr(d, "multi_decompress_to_buffer", None)  # absent from the cffi backend
+        single = [i for i, x in enumerate(datas) if _first_frame_size(x) != len(x)]
+        if multi is None or len(datas) - len(single) < 2:
+            return [zstd_decompress(x, size, True) for x in datas]
+        batch = [x for i, x in enumerate(datas) if i not in single] if single else datas
+        try:
+            result = multi(batch, decompressed_sizes=struct.pack(f"={len(batch)}Q", *([size] * len(batch))))
+        except zstandard.ZstdError:
+            return [zstd_decompress(x, size, True) for x in datas]
+        decoded = [result[i] for i in range(len(result))]
+        for i in single:
+            decoded.insert(i, zstd_decompress(datas[i], size, True))
+        return decoded
+
+
 _STREAM_FROM = 1 << 18
+_MAGIC = 0xFD2FB528
+_FCS_BYTES = (0, 2, 4, 8)
+_DICT_ID_BYTES = (0, 1, 2, 4)
+
+
+def _first_frame_size(data) -> int | None:
+    """Compressed size of the first zstd frame of ``data`` (RFC 8878 §3.1.1), read from the frame
+    and block headers alone; None if ``data`` does not start with a well-formed frame."""
+    n = len(data)
+    if n < 6 or int.from_bytes(data[:4], "little") != _MAGIC:
+        return None
+    fhd = data[4]
+    single_segment = (fhd >> 5) & 1
+    fcs = _FCS_BYTES[fhd >> 6] or single_segment  # flag 0 means 1 byte in single-segment mode
+    pos = 5 + (1 - single_segment) + _DICT_ID_BYTES[fhd & 3] + fcs
+    while pos + 3 <= n:
+        header = data[pos] | (data[pos + 1] << 8) | (data[pos + 2] << 16)
+        block_type = (header >> 1) & 3
+        if block_type == 3:
+            return None
+        pos += 3 + (1 if block_type == 1 else header >> 3)  # an RLE block stores one byte
+        if header & 1:  # last block
+            return pos + 4 * ((fhd >> 2) & 1)
+    return None
 
 
 def zstd_decompress(data, max_size: int, exact: bool) -> bytes:
     """Decompress one or more zstd frames into at most ``max_size`` bytes.
 
     When ``exact`` and the first frame declares exactly ``max_size`` bytes (the common case),
-    one call decodes it (zstd itself enforces the declared size) and any input left over is
-    corruption. Otherwise a stream reader decodes across frames, never producing more than
+    one call decodes it (zstd itself enforces the declared size) and input left after the frame
+    is corruption. Otherwise a stream reader decodes across frames, never producing more than
     ``max_size + 1`` bytes, so a hostile input cannot make it allocate without bound.
     """
     try:
         if exact and zstandard.frame_content_size(data) == max_size:
-            dobj = _decompressor().decompressobj()
-            out = dobj.decompress(data)
-            if not dobj.eof:
-                raise CorruptChunkError("codec 'zstd': truncated frame")
-            if dobj.unused_data:
-                raise CorruptChunkError(f"codec 'zstd': {len(dobj.unused_data)} bytes follow the frame")
-            return out
+            # zstd enforces the declared size; input left after the frame is corruption
+            return _decompressor().decompress(data, allow_extra_data=False)
         parts, total = [], 0
         with _decompressor().stream_reader(data, read_across_frames=True) as reader:
             while total <= max_size:
