@@ -7,9 +7,11 @@ every bytes->bytes stage where it is known (that size bounds each decompressor).
 :func:`read_chunks` and :func:`write_chunks` turn an indexer's work items into pool tasks via
 :func:`zarrsync.executor.run_tasks`. One task does a chunk's whole life: fetch, decode, place;
 or take the input slice, merge with the old chunk when the write is partial, encode, store.
+Small chunks are read a group per task, decoded with one codec call per group.
 
-This module is also the one home of two rules: empty-chunk elision (:func:`is_fill`) and the
-per-chunk-key write lock (:func:`chunk_lock`).
+This module is also the one home of three rules: empty-chunk elision (:func:`is_fill`), the
+per-chunk-key write lock (:func:`chunk_lock`) and how many threads a call uses
+(:func:`chunk_workers`).
 """
 
 from __future__ import annotations
