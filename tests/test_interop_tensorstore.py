@@ -9,8 +9,6 @@ compared too.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
 from typing import Any
@@ -20,123 +18,13 @@ import pytest
 import tensorstore as ts  # a test dependency: missing it is an error, not a skip
 
 import zarrsync
+from interop_common import (
+    B_1, B_BE, B_LE, CRC, GZ, ZS, Case, T, assert_same, check_keys, check_zarrsync_metadata, chunk_key,
+    cke_cases, codec_cases, data_of, decode_fill, dtype_cases, expected_of, fill_cases, fills_equal,
+    has_writes, load_json, make_data, ndim_cases, norm_meta, stored_keys, zs_create, zs_write,
+)
 
-# --- codec JSON ------------------------------------------------------------------------------------
-
-B_LE = {"name": "bytes", "configuration": {"endian": "little"}}
-B_BE = {"name": "bytes", "configuration": {"endian": "big"}}
-B_1 = {"name": "bytes"}  # 1-byte types: endian may be omitted
-CRC = {"name": "crc32c"}
-
-
-def T(*order: int) -> dict:
-    return {"name": "transpose", "configuration": {"order": list(order)}}
-
-
-def GZ(level: int = 5) -> dict:
-    return {"name": "gzip", "configuration": {"level": level}}
-
-
-def ZS(level: int = 0, checksum: bool = False) -> dict:
-    return {"name": "zstd", "configuration": {"level": level, "checksum": checksum}}
-
-
-ALL_DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-              "float16", "float32", "float64", "complex64", "complex128"]
-
-
-# --- cases -----------------------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class Case:
-    id: str
-    dtype: str
-    shape: tuple
-    chunks: tuple
-    codecs: tuple
-    fill: Any = 0                      # fill value in its v3 JSON form
-    dimension_names: tuple | None = None
-    cke: dict | None = None            # chunk_key_encoding JSON; None = not given (default "/")
-    region: Any = Ellipsis             # the selection that gets written; the rest stays fill
-    seed: int = 0
-
-
-def decode_fill(fill: Any, dtype: str) -> Any:
-    """The v3 fill JSON -> a numpy scalar (independent of zarrsync)."""
-    special = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-    if isinstance(fill, list):
-        re, im = (special.get(v, v) if isinstance(v, str) else v for v in fill)
-        return np.array(complex(re, im), dtype=dtype)[()]
-    if isinstance(fill, str):
-        if fill.startswith("0x"):
-            bits = int(fill, 16)
-            itemsize = np.dtype(dtype).itemsize
-            return np.array(bits, dtype=f"<u{itemsize}").view(f"<f{itemsize}").astype(dtype)[()]
-        return np.array(special[fill], dtype=dtype)[()]
-    return np.array(fill, dtype=dtype)[()]
-
-
-def make_data(dtype: str, shape: tuple, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    dt = np.dtype(dtype)
-    if dt.kind == "b":
-        return rng.integers(0, 2, size=shape).astype(bool)
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        return rng.integers(info.min, info.max, size=shape, dtype=dt, endpoint=True)
-    if dt.kind == "f":
-        return (rng.standard_normal(size=shape) * 100).astype(dt)
-    if dt.kind == "c":
-        ft = np.float32 if dt == np.complex64 else np.float64
-        re = (rng.standard_normal(size=shape) * 100).astype(ft)
-        im = (rng.standard_normal(size=shape) * 100).astype(ft)
-        return (re + 1j * im).astype(dt)
-    raise AssertionError(dtype)
-
-
-def region_shape(shape: tuple, region: Any) -> tuple:
-    return np.empty(shape, dtype="u1")[region].shape
-
-
-def expected_of(case: Case) -> np.ndarray:
-    exp = np.full(case.shape, decode_fill(case.fill, case.dtype), dtype=case.dtype)
-    exp[case.region] = data_of(case)
-    return exp
-
-
-def data_of(case: Case) -> np.ndarray:
-    return make_data(case.dtype, region_shape(case.shape, case.region), case.seed)
-
-
-def assert_same(actual: Any, expected: np.ndarray) -> None:
-    """Same dtype, shape and values; NaNs match NaNs; for floats the bits match too (-0.0, payloads)."""
-    actual = np.asarray(actual)
-    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    np.testing.assert_array_equal(actual, expected)
-    if expected.dtype.kind in "fc":
-        _same_float_bits(np.ascontiguousarray(actual), np.ascontiguousarray(expected))
-
-
-def _same_float_bits(actual: np.ndarray, expected: np.ndarray) -> None:
-    if expected.dtype.kind == "c":
-        _same_float_bits(np.ascontiguousarray(actual.real), np.ascontiguousarray(expected.real))
-        _same_float_bits(np.ascontiguousarray(actual.imag), np.ascontiguousarray(expected.imag))
-        return
-    u = f"u{expected.dtype.itemsize}"
-    nan = np.isnan(expected)
-    # the bits of every non-NaN element match (so -0.0 stays -0.0); NaN positions already matched
-    np.testing.assert_array_equal(actual.view(u)[~nan], expected.view(u)[~nan])
-
-
-def fills_equal(a: Any, b: Any) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
-    return bool(a == b)
-
-
-# --- the two writers and the two readers -------------------------------------------------------------
+# --- the tensorstore writer and reader ---------------------------------------------------------------
 
 def ts_metadata(case: Case) -> dict:
     md = {
@@ -168,95 +56,6 @@ def ts_write(case: Case, path: str) -> None:
     a[case.region].write(data_of(case)).result()
 
 
-def zs_create(path: str, case: Case) -> zarrsync.Array:
-    filters = [c for c in case.codecs if c["name"] == "transpose"]
-    serializer = [c for c in case.codecs if c["name"] == "bytes"]
-    compressors = [c for c in case.codecs if c["name"] not in ("transpose", "bytes")]
-    assert len(serializer) == 1
-    return zarrsync.create_array(
-        zarrsync.LocalStore(path), shape=case.shape, dtype=case.dtype, chunks=case.chunks,
-        fill_value=decode_fill(case.fill, case.dtype), filters=filters or None,
-        serializer=serializer[0], compressors=compressors or None,
-        dimension_names=case.dimension_names, chunk_key_encoding=case.cke, overwrite=True,
-    )
-
-
-def zs_write(case: Case, path: str) -> None:
-    a = zs_create(path, case)
-    a[case.region] = data_of(case)
-
-
-def stored_keys(path: str) -> set[str]:
-    out = set()
-    for root, _, files in os.walk(path):
-        for f in files:
-            out.add(os.path.relpath(os.path.join(root, f), path).replace(os.sep, "/"))
-    return out
-
-
-def chunk_key(coords: tuple, cke: dict | None) -> str:
-    """The spec's chunk key rules (SPEC_CHECKLIST 1.7), written out independently."""
-    name = (cke or {}).get("name", "default")
-    sep = ((cke or {}).get("configuration") or {}).get("separator", "/" if name == "default" else ".")
-    if name == "default":
-        return "c" + "".join(sep + str(c) for c in coords)
-    return sep.join(str(c) for c in coords) if coords else "0"
-
-
-def chunks_touched(case: Case) -> set[tuple]:
-    """Grid coordinates of the chunks holding any element of the written region."""
-    mask = np.zeros(case.shape, dtype=bool)
-    mask[case.region] = True
-    out = set()
-    for idx in zip(*np.nonzero(mask)) if case.shape else [()]:
-        out.add(tuple(int(i) // c for i, c in zip(idx, case.chunks)))
-    return out
-
-
-def norm_meta(doc: dict) -> dict:
-    """A zarr.json document with every spec default made explicit, for semantic comparison."""
-    doc = json.loads(json.dumps(doc))
-    itemsize = np.dtype(doc["data_type"]).itemsize if isinstance(doc.get("data_type"), str) else None
-    if doc.get("attributes", {}) == {}:
-        doc.pop("attributes", None)
-    if doc.get("storage_transformers", []) == []:
-        doc.pop("storage_transformers", None)
-    if "dimension_names" in doc and all(n is None for n in doc["dimension_names"]):
-        del doc["dimension_names"]
-    cke = doc.get("chunk_key_encoding", {"name": "default"})
-    if isinstance(cke, str):
-        cke = {"name": cke}
-    conf = dict(cke.get("configuration") or {})
-    conf.setdefault("separator", "/" if cke["name"] == "default" else ".")
-    doc["chunk_key_encoding"] = {"name": cke["name"], "configuration": conf}
-    codecs = []
-    for c in doc["codecs"]:
-        c = {"name": c} if isinstance(c, str) else dict(c)
-        conf = dict(c.get("configuration") or {})
-        if c["name"] == "bytes" and itemsize == 1:
-            conf.pop("endian", None)
-        if c["name"] == "zstd":
-            conf.setdefault("checksum", False)
-        codecs.append({"name": c["name"], "configuration": conf})
-    doc["codecs"] = codecs
-    return doc
-
-
-def load_json(path: str) -> dict:
-    with open(os.path.join(path, "zarr.json")) as f:
-        return json.load(f)
-
-
-def check_zarrsync_metadata(a: zarrsync.Array, case: Case) -> None:
-    assert a.shape == case.shape
-    assert a.chunks == case.chunks
-    assert a.dtype == np.dtype(case.dtype)
-    assert fills_equal(a.fill_value, decode_fill(case.fill, case.dtype)), (a.fill_value, case.fill)
-    # absent dimension_names and a list of nulls mean the same (all unnamed)
-    unnamed = (None,) * len(case.shape)
-    assert tuple(a.dimension_names or unnamed) == tuple(case.dimension_names or unnamed)
-
-
 def check_ts_metadata(b, case: Case) -> None:
     assert tuple(b.shape) == case.shape
     assert b.dtype.numpy_dtype == np.dtype(case.dtype)
@@ -265,14 +64,6 @@ def check_ts_metadata(b, case: Case) -> None:
     want = case.dimension_names or (None,) * len(case.shape)
     assert labels == tuple(n or "" for n in want)
     assert tuple(b.chunk_layout.read_chunk.shape or ()) == case.chunks  # None for a 0-d array
-
-
-def check_keys(path: str, case: Case) -> None:
-    want = {chunk_key(c, case.cke) for c in chunks_touched(case)}
-    got = stored_keys(path) - {"zarr.json"}
-    # a writer may omit chunks equal to the fill value everywhere, never store anything else
-    assert got <= want, (got - want)
-    assert got, "no chunk was stored"
 
 
 # --- the matrix --------------------------------------------------------------------------------------

@@ -1,8 +1,6 @@
-"""The codec chain of one array, bound once, and the fused per-chunk read and write tasks.
+"""The fused per-chunk read and write tasks of an array.
 
-:class:`CodecPipeline` validates a codec list (array->array*, exactly one array->bytes,
-bytes->bytes*), resolves each codec's input spec once, and precomputes the exact decoded size at
-every bytes->bytes stage where it is known (that size bounds each decompressor).
+The codec chain itself is :class:`zarrsync.codecs.chain.CodecPipeline` (re-exported here).
 
 :func:`read_chunks` and :func:`write_chunks` turn an indexer's work items into pool tasks via
 :func:`zarrsync.executor.run_tasks`. One task does a chunk's whole life: fetch, decode, place;
@@ -19,193 +17,21 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from .codecs.base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec, SkippedCodec
-from .errors import CodecError, CorruptChunkError
+from .codecs.base import ChunkSpec
+from .codecs.chain import CodecPipeline, scratch
 from .executor import run_tasks
 from .storage.base import Store
 
 __all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget"]
 
 
-class CodecPipeline:
-    """A codec chain bound to a chunk spec. Immutable after construction; thread-safe."""
-
-    __slots__ = ("codecs", "spec", "array_array", "array_bytes", "ab_spec", "bytes_bytes", "_into")
-
-    def __init__(self, codecs: Sequence[Codec], spec: ChunkSpec):
-        self.codecs = tuple(codecs)
-        self.spec = spec
-        aa: list[tuple[ArrayArrayCodec, ChunkSpec]] = []
-        ab: ArrayBytesCodec | None = None
-        bb: list[tuple[BytesBytesCodec, int | None]] = []
-        current = spec
-        size: int | None = None
-        for codec in self.codecs:
-            if isinstance(codec, SkippedCodec):
-                continue  # unknown, and marked ignorable
-            if isinstance(codec, ArrayArrayCodec):
-                if ab is not None:
-                    raise CodecError(f"codec {codec.name!r} (array -> array) must come before the array -> bytes codec")
-                aa.append((codec, current))
-                current = codec.resolve(current)
-            elif isinstance(codec, ArrayBytesCodec):
-                if ab is not None:
-                    raise CodecError(f"codecs {ab.name!r} and {codec.name!r}: only one array -> bytes codec is allowed")
-                ab = codec
-                current = codec.resolve(current)
-                size = codec.compute_encoded_size(current.nbytes, current) if codec.is_fixed_size else None
-            elif isinstance(codec, BytesBytesCodec):
-                if ab is None:
-                    raise CodecError(f"codec {codec.name!r} (bytes -> bytes) must come after the array -> bytes codec")
-                bb.append((codec, size))  # size: what this codec's decode must produce
-                size = codec.compute_encoded_size(size, current) if (size is not None and codec.is_fixed_size) else None
-            else:
-                raise CodecError(f"{codec!r} is not a codec")
-        if ab is None:
-            raise CodecError("the codec chain needs exactly one array -> bytes codec (e.g. 'bytes')")
-        self.array_array = tuple(aa)
-        self.array_bytes = ab
-        self.ab_spec = current
-        self.bytes_bytes = tuple(bb)
-        # decoding straight into a caller's buffer needs plain bytes on the array side and at
-        # most one bytes -> bytes codec that can decode into a buffer
-        self._into: Any = None
-        if not aa and ab.is_plain_layout(current):
-            if not bb:
-                self._into = _FROM_STORE
-            elif len(bb) == 1 and bb[0][0].supports_decode_into:
-                self._into = bb[0][0]
-
-    @property
-    def decodes_into(self) -> bool:
-        """True if :meth:`read_into` can decode chunks straight into a buffer."""
-        return self._into is not None
-
-    @property
-    def decodes_many(self) -> bool:
-        """True if :meth:`decode_many` decodes a group of chunks in one codec call."""
-        into = self._into
-        return into is not None and into is not _FROM_STORE and into.supports_decode_many
-
-    def decode_many(self, datas: list, keys: list[str]) -> list[np.ndarray]:
-        """Decode several chunks (only when :attr:`decodes_many`); read-only views."""
-        spec = self.spec
-        try:
-            raws = self._into.decode_many(datas, spec.nbytes)
-        except CorruptChunkError:
-            raws = None
-        if raws is None or any(len(r) != spec.nbytes for r in raws):
-            return [self.decode(d, k) for d, k in zip(datas, keys)]  # find and name the bad chunk
-        return [np.frombuffer(r, dtype=spec.dtype).reshape(spec.shape) for r in raws]
-
-    def read_into(self, store: Store, key: str, buf: memoryview) -> bool:
-        """Decode the chunk at ``key`` into ``buf`` (native C-order bytes of one chunk).
-
-        Returns False if the chunk is missing. Only when :attr:`decodes_into`.
-        """
-        codec = self._into
-        if codec is _FROM_STORE:  # the stored bytes are the chunk
-            n = store.get_into(key, buf)
-            if n is None:
-                return False
-            if n != len(buf):
-                raise CorruptChunkError(f"codec 'bytes': expected {len(buf)} bytes for a chunk of shape "
-                                        f"{self.spec.shape} and type {self.spec.dtype}, got {n}", key)
-            return True
-        data = store.get(key)
-        if data is None:
-            return False
-        try:
-            codec.decode_into(data, buf)
-        except CorruptChunkError as e:
-            raise CorruptChunkError(str(e), key) from None
-        return True
-
-    @property
-    def encoded_size(self) -> int | None:
-        """Size of every encoded chunk when the whole chain is fixed-size, else None."""
-        size = None
-        if self.array_bytes.is_fixed_size:
-            size = self.array_bytes.compute_encoded_size(self.ab_spec.nbytes, self.ab_spec)
-            for codec, _ in self.bytes_bytes:
-                if not codec.is_fixed_size:
-                    return None
-                size = codec.compute_encoded_size(size, self.ab_spec)
-        return size
-
-    def encode(self, chunk: np.ndarray):
-        """Encode one chunk (shape and dtype of ``spec``) to bytes-like.
-
-        The result may be a view of a per-thread buffer: use it (store it) before encoding the
-        next chunk on the same thread.
-        """
-        if self._into is not None and not chunk.flags.c_contiguous:
-            # plain layout: gather the chunk into a reused buffer rather than a new allocation
-            buf = _scratch(self.spec.nbytes, "encode")
-            np.copyto(buf.view(self.spec.dtype).reshape(self.spec.shape), chunk)
-            data = memoryview(buf)
-        else:
-            for codec, spec in self.array_array:
-                chunk = codec.encode(chunk, spec)
-            data = self.array_bytes.encode(chunk, self.ab_spec)
-        for codec, _ in self.bytes_bytes:
-            data = codec.encode(data, self.ab_spec)
-        return data
-
-    def decode(self, data, key: str | None = None) -> np.ndarray:
-        """Decode one chunk; the result may be a read-only view. Bad bytes raise CorruptChunkError."""
-        into = self._into
-        if into is not None:  # plain layout: at most one bytes -> bytes codec, then a view
-            spec = self.spec
-            try:
-                if into is not _FROM_STORE:
-                    data = into.decode(data, spec, spec.nbytes)
-                if len(data) != spec.nbytes:
-                    raise CorruptChunkError(f"expected {spec.nbytes} bytes for a chunk of shape {spec.shape} "
-                                            f"and type {spec.dtype}, got {len(data)}")
-            except CorruptChunkError as e:
-                raise CorruptChunkError(str(e), key) from None
-            return np.frombuffer(data, dtype=spec.dtype).reshape(spec.shape)
-        try:
-            for codec, expected in reversed(self.bytes_bytes):
-                data = codec.decode(data, self.ab_spec, expected)
-            chunk = self.array_bytes.decode(data, self.ab_spec)
-            for codec, spec in reversed(self.array_array):
-                chunk = codec.decode(chunk, spec)
-        except CorruptChunkError as e:
-            if e.key is None and key is not None:
-                raise CorruptChunkError(str(e), key) from None
-            raise
-        except (ValueError, TypeError, OverflowError, MemoryError) as e:
-            raise CorruptChunkError(f"cannot decode: {e}", key) from e
-        return chunk
-
-
-_FROM_STORE = object()
-
-_scratch_local = threading.local()
-_SCRATCH_MAX = 64 << 20
 _LARGE_CHUNK = 256 << 10
 _GROUP = 16  # chunks per grouped read task (measured best for 8 KiB chunks on 2 cores)
 _GROUP_MAX_CHUNK = 64 << 10
-
-
-def _scratch(nbytes: int, slot: str) -> np.ndarray:
-    """A per-thread buffer of ``nbytes`` bytes, reused between chunks: large fresh allocations
-    cost a page fault per 4 KiB on every chunk. ``slot`` keeps decode and encode buffers apart."""
-    bufs = getattr(_scratch_local, "bufs", None)
-    if bufs is None:
-        bufs = _scratch_local.bufs = {}
-    buf = bufs.get(slot)
-    if buf is None or buf.nbytes < nbytes:
-        buf = np.empty(nbytes, dtype=np.uint8)
-        if nbytes <= _SCRATCH_MAX:
-            bufs[slot] = buf
-    return buf[:nbytes]
 
 
 # --- empty chunks and fills --------------------------------------------------------------------
@@ -369,7 +195,7 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
                     dest[...] = fill
                 return
             if large:  # decode into a reused buffer, copy the selected part out
-                buf = _scratch(nbytes, "decode")
+                buf = scratch(nbytes, "decode")
                 if pipeline.read_into(store, key, memoryview(buf)):
                     dest[...] = buf.view(dtype).reshape(shape)[chunk_sel]
                 else:
