@@ -45,6 +45,7 @@ def create_array(
     attributes: dict | None = None,
     dimension_names: Any = None,
     chunk_key_encoding: Any = None,
+    shards: Any = None,
     overwrite: bool = False,
     config: dict | None = None,
 ) -> Array:
@@ -65,6 +66,9 @@ def create_array(
     compressors, filters, serializer
         Bytes -> bytes codecs (default ``zstd`` level 0; ``None`` for none), array -> array codecs,
         and the array -> bytes codec (default ``bytes``). Codec objects or v3 JSON.
+    shards
+        Shard shape: store ``shards``-shaped blocks of ``chunks``-shaped inner chunks in one
+        object each (``sharding_indexed``); must be a multiple of ``chunks``.
     attributes, dimension_names, chunk_key_encoding
         As in the v3 spec (``chunk_key_encoding={"name": "v2", "separator": "."}`` ...).
     overwrite
@@ -85,7 +89,7 @@ def create_array(
     md = build_array_metadata(
         shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, compressors=compressors,
         filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
-        chunk_key_encoding=chunk_key_encoding,
+        chunk_key_encoding=chunk_key_encoding, shards=shards,
     )
     return Array.create(st, node_path, md, overwrite=overwrite, config=config)
 

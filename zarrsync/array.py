@@ -137,7 +137,16 @@ class Array(Node):
 
     @property
     def chunks(self) -> tuple[int, ...]:
+        """The chunk shape: for a sharded array the inner chunk shape (zarr-python's convention)."""
+        codec = self._pipeline.array_bytes
+        if self._target.partial and hasattr(codec, "chunk_shape"):
+            return codec.chunk_shape
         return self._metadata.chunk_shape
+
+    @property
+    def shards(self) -> tuple[int, ...] | None:
+        """The shard shape (the stored objects' shape) of a sharded array, else None."""
+        return self._metadata.chunk_shape if self._target.partial else None
 
     @property
     def ndim(self) -> int:
@@ -273,7 +282,7 @@ class Array(Node):
         """Iterate over the first axis, reading each chunk once (a row of chunks at a time)."""
         if not self.shape:
             raise TypeError("iteration over a 0-d array")
-        step = self.chunks[0]
+        step = self._metadata.chunk_shape[0]  # a row of stored objects (shards, when sharded)
         for start in range(0, self.shape[0], step):
             yield from self.get_basic_selection(slice(start, start + step))
 

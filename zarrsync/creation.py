@@ -7,7 +7,10 @@ The one home of creation defaults, chosen to match zarr-python 3 where a user wo
 - ``serializer="auto"``: ``bytes`` with ``endian: "little"`` (no configuration for 1-byte types);
 - ``filters=None``: no array -> array codec;
 - ``fill_value=None``: the data type's zero;
-- ``chunk_key_encoding=None``: ``default`` with ``/``.
+- ``chunk_key_encoding=None``: ``default`` with ``/``;
+- ``shards=None``: no sharding. With ``shards``, ``chunks`` is the inner chunk shape and the
+  codecs above become the inner codecs of a ``sharding_indexed`` codec whose index is
+  ``bytes`` + ``crc32c`` at the end of each shard (zarr-python's defaults).
 
 Codecs may be given as codec objects, as v3 JSON (``{"name": ..., "configuration": ...}``) or as
 short-hand names.
@@ -20,7 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .codecs import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, Codec, ZstdCodec, parse_codec
+from .codecs import (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, Codec, Crc32cCodec,
+                     ShardingCodec, ZstdCodec, parse_codec)
 from .codecs.base import SkippedCodec
 from .dtypes import parse_data_type
 from .errors import CodecError, MetadataError
@@ -93,6 +97,7 @@ def build_array_metadata(
     attributes: dict | None = None,
     dimension_names: Sequence[str | None] | None = None,
     chunk_key_encoding: Any = None,
+    shards: Any = None,
 ) -> ArrayMetadata:
     """The metadata of a new v3 array; raises MetadataError/CodecError naming a bad argument."""
     shape = normalize_shape(shape)
@@ -120,6 +125,16 @@ def build_array_metadata(
         compressor_codecs = _codec_list(compressors, BytesBytesCodec, "compressors")
     filter_codecs = _codec_list(filters, ArrayArrayCodec, "filters")
 
+    codecs = (*filter_codecs, serializer_codec, *compressor_codecs)
+    grid_shape = chunk_shape
+    if shards is not None:
+        grid_shape = normalize_shape(shards, "shards")
+        if len(grid_shape) != len(shape):
+            raise MetadataError(f"shards {shards!r} must have one entry per dimension of shape {shape}")
+        if any(s < 1 or s % c for s, c in zip(grid_shape, chunk_shape)):
+            raise MetadataError(f"shards {list(grid_shape)} must be positive multiples of chunks {list(chunk_shape)}")
+        # zarr-python's convention: `chunks` is the inner chunk shape, `shards` the stored objects
+        codecs = (ShardingCodec(chunk_shape, codecs, (BytesCodec("little"), Crc32cCodec()), "end"),)
     fill = data_type.cast_fill(fill_value)
     if dimension_names is not None:
         dimension_names = tuple(dimension_names)
@@ -128,9 +143,9 @@ def build_array_metadata(
     return ArrayMetadata(
         shape=shape,
         data_type=data_type,
-        chunk_shape=chunk_shape,
+        chunk_shape=grid_shape,
         fill_value=fill,
-        codecs=(*filter_codecs, serializer_codec, *compressor_codecs),
+        codecs=codecs,
         chunk_key_encoding=parse_chunk_key_encoding(_flat_key_encoding(chunk_key_encoding) or {"name": "default"}),
         attributes=dict(attributes or {}),
         dimension_names=dimension_names,

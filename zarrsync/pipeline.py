@@ -7,9 +7,9 @@ The codec chain itself is :class:`zarrsync.codecs.chain.CodecPipeline` (re-expor
 or take the input slice, merge with the old chunk when the write is partial, encode, store.
 Small chunks are read a group per task, decoded with one codec call per group.
 
-This module is also the one home of three rules: empty-chunk elision (:func:`is_fill`), the
-per-chunk-key write lock (:func:`chunk_lock`) and how many threads a call uses
-(:func:`chunk_workers`).
+This module is also the one home of two rules: the per-chunk-key write lock
+(:func:`chunk_lock`) and how many threads a call uses (:func:`chunk_workers`). Empty-chunk
+elision's test, :func:`is_fill`, lives with the codec chain (the sharding codec uses it too).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-from typing import Any
 
 import numpy as np
 
 from .codecs.base import ChunkSpec
-from .codecs.chain import CodecPipeline, scratch
+from .codecs.chain import CodecPipeline, is_fill, scratch
+from .errors import CorruptChunkError
 from .executor import run_tasks
 from .storage.base import Store
 
@@ -35,36 +35,6 @@ _GROUP_MAX_CHUNK = 64 << 10
 
 
 # --- empty chunks and fills --------------------------------------------------------------------
-
-_UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-def is_fill(chunk: np.ndarray, fill: Any) -> bool:
-    """True if every element of ``chunk`` equals ``fill`` bit for bit (NaN payloads, -0.0 included).
-
-    This is the one home of empty-chunk elision's test. A chunk whose first or last element
-    differs from the fill is decided without scanning it (real data rarely starts and ends with
-    the fill value; a full scan of a strided 4 MiB view costs about a millisecond).
-    """
-    if chunk.size > 64 and not (_same_bits(chunk.flat[0], fill, chunk.dtype) and _same_bits(chunk.flat[-1], fill, chunk.dtype)):
-        return False
-    dtype = chunk.dtype
-    if dtype.kind == "c":
-        part = np.dtype(f"f{dtype.itemsize // 2}")
-        return is_fill(chunk.real, part.type(fill.real)) and is_fill(chunk.imag, part.type(fill.imag))
-    if dtype.kind == "f" and dtype.itemsize in _UINT_OF_SIZE:
-        uint = _UINT_OF_SIZE[dtype.itemsize]
-        bits = np.array(fill, dtype=dtype).view(uint)[()]
-        view = chunk.view(uint)
-        return not view.any() if bits == 0 else bool((view == bits).all())
-    if fill == 0:
-        return not chunk.any()
-    return bool((chunk == fill).all())
-
-
-def _same_bits(value: Any, fill: Any, dtype: np.dtype) -> bool:
-    return np.array(value, dtype=dtype).tobytes() == np.array(fill, dtype=dtype).tobytes()
-
 
 def fill_chunk(spec: ChunkSpec, order: str = "C") -> np.ndarray:
     """A new writable chunk holding the fill value everywhere."""
@@ -120,7 +90,7 @@ def chunk_lock(store_id: tuple, key: str) -> threading.Lock:
 class ChunkTarget:
     """Everything a chunk task needs about one array, captured once per call."""
 
-    __slots__ = ("store", "prefix", "pipeline", "spec", "lock_id", "key_encoding")
+    __slots__ = ("store", "prefix", "pipeline", "spec", "lock_id", "key_encoding", "partial")
 
     def __init__(self, store: Store, prefix: str, pipeline: CodecPipeline, key_encoding):
         self.store = store
@@ -129,6 +99,10 @@ class ChunkTarget:
         self.spec = pipeline.spec
         self.lock_id = store.lock_id()
         self.key_encoding = key_encoding
+        # a chain that is just a partial-capable array -> bytes codec (sharding) reads and
+        # rewrites parts of chunks; anything around it would need the whole chunk
+        self.partial = (pipeline.array_bytes.supports_partial and not pipeline.array_array
+                        and not pipeline.bytes_bytes)
 
     def work_items(self, indexer) -> list:
         """The indexer's items with each axis's grid index replaced by its key fragment.
@@ -164,6 +138,7 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
     shape, dtype, nbytes = spec.shape, spec.dtype, spec.nbytes
     large = nbytes >= _LARGE_CHUNK
     workers = chunk_workers(max_workers, target, writing=False)
+    codec, regions = pipeline.array_bytes, target.partial
 
     if pipeline.decodes_many and nbytes <= _GROUP_MAX_CHUNK and len(items) > 1 and not store.latency_bound:
         # small chunks: a task reads a group of chunks, decodes them with one codec call (one
@@ -189,6 +164,14 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
         key, chunk_sel, out_sel, complete = _unpack(prefix, item)
         dest = out[out_sel]
         whole = complete and dest.shape == shape
+        if regions and not whole:  # part of a shard: the index, then only the inner chunks needed
+            try:
+                found = codec.read_region(lambda requests: store.get_ranges(key, requests), chunk_sel, dest, spec)
+            except CorruptChunkError as e:
+                raise CorruptChunkError(str(e), key) from None
+            if not found:
+                dest[...] = fill
+            return
         if direct:
             if whole and dest.flags.c_contiguous:  # decode straight into the output
                 if not pipeline.read_into(store, key, memoryview(dest).cast("B")):
@@ -247,6 +230,16 @@ def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_worker
             return
         with chunk_lock(lock_id, key):
             old = store.get(key)
+            if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
+                try:
+                    new = pipeline.array_bytes.update(old, chunk_sel, value if scalar else value[out_sel], spec)
+                except CorruptChunkError as e:
+                    raise CorruptChunkError(str(e), key) from None
+                if new is not None:
+                    store.set(key, new)
+                else:
+                    store_chunk(key, None)
+                return
             if old is None:
                 chunk = fill_chunk(spec)
             else:

@@ -106,6 +106,9 @@ class ArrayArrayCodec(Codec):
 
 
 class ArrayBytesCodec(Codec):
+    #: the codec reads and rewrites part of an encoded chunk (``read_region``/``update``)
+    supports_partial: ClassVar[bool] = False
+
     def is_plain_layout(self, spec: ChunkSpec) -> bool:
         """True if the encoded bytes are exactly the chunk's native C-order memory (so a chunk can
         be read straight into an output buffer)."""

@@ -1,0 +1,286 @@
+"""``sharding_indexed``: an array -> bytes codec that stores a grid of inner chunks in one object.
+
+JSON::
+
+    {"name": "sharding_indexed", "configuration": {
+        "chunk_shape": [64, 64],
+        "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                   {"name": "zstd", "configuration": {"level": 0, "checksum": false}}],
+        "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+        "index_location": "end"}}
+
+Layout (``SPEC_CHECKLIST`` §2.7): the encoded inner chunks and an index of one ``(offset,
+nbytes)`` uint64 pair per inner chunk, in C order of the inner grid, encoded with the fixed-size
+``index_codecs``; the index fills the last (``"end"``, the default) or first (``"start"``) bytes
+of the shard. Offsets count from the start of the shard object. An inner chunk equal to the fill
+value everywhere is not stored: its entry is ``(2**64 - 1, 2**64 - 1)``. zarrsync stores inner
+chunks back to back in Morton (Z) order, dimension 0 in the lowest bit, as zarr-python does, so
+equal shards are equal bytes; readers accept any order and gaps, as the spec requires.
+
+Besides whole-shard ``encode``/``decode``, the codec reads a region of a shard through a
+byte-range reader (:meth:`ShardingCodec.read_region`: the index with one ranged read, then only
+the inner chunks the region touches, near ranges coalesced into one read), and rewrites part of
+a shard (:meth:`ShardingCodec.update`: only the inner chunks touched are decoded and re-encoded;
+the others are copied as bytes). It never sees the store or the pool: the caller hands it a
+reader and holds the shard key's lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import CodecError, CorruptChunkError
+from ..indexing import BasicIndexer
+from ..storage.base import ByteRequest, RangeRequest, SuffixRequest
+from .base import ArrayBytesCodec, ChunkSpec, Codec, check_config
+from .bytes_ import BytesCodec
+from .chain import CodecPipeline, is_fill
+from .crc32c_ import Crc32cCodec
+from .registry import parse_codec
+
+__all__ = ["ShardingCodec"]
+
+_EMPTY = np.uint64(2**64 - 1)
+_COALESCE_GAP = 16 << 10  # ranges closer than this are fetched with one read
+
+Reader = Callable[[Sequence[ByteRequest]], "list[bytes] | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Bound:
+    """The codec bound to one shard spec: the inner and index chains, computed once."""
+
+    inner: CodecPipeline
+    index: CodecPipeline
+    chunks_per_shard: tuple[int, ...]
+    index_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardingCodec(ArrayBytesCodec):
+    name = "sharding_indexed"
+    #: read_region and update work on part of a shard
+    supports_partial = True
+
+    chunk_shape: tuple[int, ...]
+    codecs: tuple[Codec, ...] = (BytesCodec("little"),)
+    index_codecs: tuple[Codec, ...] = (BytesCodec("little"), Crc32cCodec())
+    index_location: str = "end"
+
+    def __post_init__(self):
+        shape = self.chunk_shape
+        if not isinstance(shape, (list, tuple)) or not shape or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in shape):
+            raise CodecError(f"codec 'sharding_indexed': chunk_shape must be a list of positive integers, got {shape!r}")
+        object.__setattr__(self, "chunk_shape", tuple(shape))
+        for field in ("codecs", "index_codecs"):
+            value = getattr(self, field)
+            if isinstance(value, (Codec, dict, str)) or not value:
+                raise CodecError(f"codec 'sharding_indexed': {field} must be a non-empty list of codecs")
+            object.__setattr__(self, field, tuple(parse_codec(c) for c in value))
+        if self.index_location not in ("start", "end"):
+            raise CodecError(f"codec 'sharding_indexed': index_location must be 'start' or 'end', "
+                             f"got {self.index_location!r}")
+
+    @classmethod
+    def from_config(cls, config):
+        config = check_config(cls.name, config, {"chunk_shape", "codecs", "index_codecs", "index_location"},
+                              {"chunk_shape", "codecs", "index_codecs"})
+        return cls(config["chunk_shape"], config["codecs"], config["index_codecs"],
+                   config.get("index_location", "end"))
+
+    def to_config(self):
+        return {
+            "chunk_shape": list(self.chunk_shape),
+            "codecs": [c.to_json() for c in self.codecs],
+            "index_codecs": [c.to_json() for c in self.index_codecs],
+            "index_location": self.index_location,
+        }
+
+    # --- binding ----------------------------------------------------------------------------------
+    def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        self._bind(spec)
+        return spec
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - codecs are immutable and few; lru_cache is thread-safe
+    def _bind(self, spec: ChunkSpec) -> _Bound:
+        if len(self.chunk_shape) != len(spec.shape):
+            raise CodecError(f"codec 'sharding_indexed': chunk_shape {list(self.chunk_shape)} has "
+                             f"{len(self.chunk_shape)} dimensions, the shard has {len(spec.shape)}")
+        if any(s % c for s, c in zip(spec.shape, self.chunk_shape)):
+            raise CodecError(f"codec 'sharding_indexed': inner chunk shape {list(self.chunk_shape)} does not "
+                             f"divide the shard shape {list(spec.shape)}")
+        cps = tuple(s // c for s, c in zip(spec.shape, self.chunk_shape))
+        inner = CodecPipeline(self.codecs, ChunkSpec(self.chunk_shape, spec.dtype, spec.fill_value))
+        index = CodecPipeline(self.index_codecs, ChunkSpec(cps + (2,), np.dtype(np.uint64), _EMPTY))
+        size = index.encoded_size
+        if size is None:
+            raise CodecError("codec 'sharding_indexed': index_codecs must all have a fixed encoded size "
+                             "(e.g. bytes and crc32c; no compression)")
+        return _Bound(inner, index, cps, size)
+
+    # --- the index --------------------------------------------------------------------------------
+    def _index_request(self, b: _Bound) -> ByteRequest:
+        return SuffixRequest(b.index_size) if self.index_location == "end" else RangeRequest(0, b.index_size)
+
+    def _parse_index(self, b: _Bound, raw, total: int | None) -> np.ndarray:
+        """The index as an (n, 2) uint64 array, checked: entries are both empty or both real,
+        and (when the object's size is known) inside the object."""
+        if len(raw) != b.index_size:
+            raise CorruptChunkError(f"shard index: expected {b.index_size} bytes, got {len(raw)}")
+        index = np.asarray(b.index.decode(raw)).reshape(-1, 2)
+        empty = index == _EMPTY
+        if (empty[:, 0] != empty[:, 1]).any():
+            raise CorruptChunkError("shard index: an entry has only one of offset and size set")
+        if total is not None:
+            real = index[~empty[:, 0]]
+            if real.size and (real[:, 0] + real[:, 1] > total).any():
+                raise CorruptChunkError(f"shard index: an inner chunk lies past the end of the {total}-byte shard")
+        return index
+
+    def _split(self, b: _Bound, data) -> tuple[np.ndarray, memoryview]:
+        view = memoryview(data)
+        if len(view) < b.index_size:
+            raise CorruptChunkError(f"shard of {len(view)} bytes is shorter than its {b.index_size}-byte index")
+        raw = view[len(view) - b.index_size:] if self.index_location == "end" else view[:b.index_size]
+        return self._parse_index(b, raw, len(view)), view
+
+    # --- whole shards -----------------------------------------------------------------------------
+    def _inner_slices(self, b: _Bound):
+        for coords in np.ndindex(*b.chunks_per_shard):
+            yield tuple(slice(c * s, (c + 1) * s) for c, s in zip(coords, self.chunk_shape))
+
+    def encode(self, shard: np.ndarray, spec: ChunkSpec) -> bytes:
+        b = self._bind(spec)
+        parts = [None] * math.prod(b.chunks_per_shard)
+        for i, sl in enumerate(self._inner_slices(b)):
+            inner = shard[sl]
+            if not is_fill(inner, spec.fill_value):
+                parts[i] = bytes(b.inner.encode(inner))  # copied: the chain may reuse its buffer
+        return self._assemble(b, parts)
+
+    def _assemble(self, b: _Bound, parts: list) -> bytes:
+        """A shard from encoded inner chunks given in C order (None for an omitted chunk); the
+        body holds them in Morton order, the index in C order."""
+        index = np.full((len(parts), 2), _EMPTY, dtype=np.uint64)
+        offset = b.index_size if self.index_location == "start" else 0
+        body = []
+        for i in _morton_order(b.chunks_per_shard):
+            part = parts[i]
+            if part is not None:
+                index[i] = (offset, len(part))
+                offset += len(part)
+                body.append(part)
+        raw = bytes(b.index.encode(index.reshape(b.chunks_per_shard + (2,))))
+        return raw + b"".join(body) if self.index_location == "start" else b"".join(body) + raw
+
+    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
+        b = self._bind(spec)
+        index, view = self._split(b, data)
+        out = np.empty(spec.shape, dtype=spec.dtype)
+        for i, sl in enumerate(self._inner_slices(b)):
+            offset, nbytes = index[i]
+            if offset == _EMPTY:
+                out[sl] = spec.fill_value
+            else:
+                out[sl] = b.inner.decode(view[int(offset):int(offset + nbytes)])
+        return out
+
+    # --- part of a shard -----------------------------------------------------------------------------
+    def read_region(self, read: Reader, selection: tuple, dest: np.ndarray, spec: ChunkSpec) -> bool:
+        """Decode the shard-local basic ``selection`` (slices) into ``dest``, reading only what it
+        needs through ``read`` (a list of byte requests -> a list of bytes, or None if the shard
+        does not exist). Returns False for a missing shard (``dest`` untouched)."""
+        b = self._bind(spec)
+        got = read([self._index_request(b)])
+        if got is None:
+            return False
+        index = self._parse_index(b, got[0], None)
+        ix = BasicIndexer(selection, spec.shape, self.chunk_shape)
+        wanted = []  # (offset, nbytes, chunk_sel, out_sel)
+        for item in ix.items():
+            coords, chunk_sel, out_sel, _ = zip(*item)
+            offset, nbytes = index[np.ravel_multi_index(coords, b.chunks_per_shard)]
+            if offset == _EMPTY:
+                dest[out_sel] = spec.fill_value
+            else:
+                wanted.append((int(offset), int(nbytes), chunk_sel, out_sel))
+        if not wanted:
+            return True
+        wanted.sort(key=lambda w: w[0])
+        ranges = _coalesce([(w[0], w[0] + w[1]) for w in wanted])
+        blobs = read([RangeRequest(lo, hi) for lo, hi in ranges])
+        if blobs is None:
+            raise CorruptChunkError("the shard disappeared while it was being read")
+        r = 0
+        for offset, nbytes, chunk_sel, out_sel in wanted:
+            while offset >= ranges[r][1]:
+                r += 1
+            lo = offset - ranges[r][0]
+            blob = memoryview(blobs[r])
+            if lo + nbytes > len(blob):
+                raise CorruptChunkError(f"shard index: inner chunk at {offset}+{nbytes} lies past the end of the shard")
+            dest[out_sel] = b.inner.decode(blob[lo:lo + nbytes])[chunk_sel]
+        return True
+
+    def update(self, old, selection: tuple, value: np.ndarray, spec: ChunkSpec) -> bytes | None:
+        """The shard ``old`` (bytes, or None if missing) with the shard-local ``selection`` set to
+        ``value`` (work-shaped, or 0-d). Only the inner chunks the selection touches are decoded
+        and re-encoded; the others are copied as bytes. None when no inner chunk is left."""
+        b = self._bind(spec)
+        n = math.prod(b.chunks_per_shard)
+        if old is None:
+            index, view = np.full((n, 2), _EMPTY, dtype=np.uint64), memoryview(b"")
+        else:
+            index, view = self._split(b, old)
+        parts: list = [None if o == _EMPTY else view[int(o):int(o + s)] for o, s in index]
+        ix = BasicIndexer(selection, spec.shape, self.chunk_shape)
+        scalar = value.ndim == 0
+        for item in ix.items():
+            coords, chunk_sel, out_sel, complete = zip(*item)
+            i = int(np.ravel_multi_index(coords, b.chunks_per_shard))
+            if all(complete):
+                inner = np.empty(self.chunk_shape, dtype=spec.dtype)
+            elif parts[i] is None:
+                inner = np.full(self.chunk_shape, spec.fill_value, dtype=spec.dtype)
+            else:
+                inner = np.array(b.inner.decode(parts[i]), copy=True)
+            inner[chunk_sel] = value if scalar else value[out_sel]
+            parts[i] = None if is_fill(inner, spec.fill_value) else bytes(b.inner.encode(inner))
+        if all(p is None for p in parts):
+            return None
+        return self._assemble(b, [None if p is None else bytes(p) for p in parts])
+
+
+@functools.lru_cache(maxsize=64)
+def _morton_order(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """C-order flat indices of a grid, sorted by Morton code (bit j of dimension d at position
+    j * ndim + d)."""
+    ndim = len(shape)
+    bits = max((s - 1).bit_length() for s in shape) if shape else 0
+
+    def code(coords):
+        z = 0
+        for j in range(bits):
+            for d, c in enumerate(coords):
+                z |= ((c >> j) & 1) << (j * ndim + d)
+        return z
+
+    coords = list(np.ndindex(*shape))
+    return tuple(int(np.ravel_multi_index(c, shape)) for c in sorted(coords, key=code))
+
+
+def _coalesce(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge sorted [lo, hi) spans that touch or lie within ``_COALESCE_GAP`` of each other."""
+    merged = [list(spans[0])]
+    for lo, hi in spans[1:]:
+        if lo - merged[-1][1] <= _COALESCE_GAP:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]
