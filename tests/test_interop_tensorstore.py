@@ -4,12 +4,12 @@ Every case is written once by tensorstore and read by zarrsync, and written once
 read by tensorstore (opened from the path alone, no metadata given). Expected values always come
 from numpy (a model array filled with the fill value, then the written region), never from
 zarrsync. The metadata each side reports and the ``zarr.json`` documents each side writes are
-compared too.
+compared too. The case model and the numpy oracle helpers live in ``interop_common`` (shared with
+the zarr-python suite).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -68,71 +68,17 @@ def check_ts_metadata(b, case: Case) -> None:
 
 # --- the matrix --------------------------------------------------------------------------------------
 
-def _codec_cases() -> list[Case]:
-    chains = {
-        "bytes_le": lambda t: [B_LE],
-        "bytes_be": lambda t: [B_BE],
-        "transpose_le": lambda t: [t, B_LE],
-        "transpose_be": lambda t: [t, B_BE],
-        "gzip1": lambda t: [B_LE, GZ(1)],
-        "gzip9_be": lambda t: [B_BE, GZ(9)],
-        "zstd": lambda t: [B_LE, ZS(0)],
-        "zstd_checksum": lambda t: [B_LE, ZS(3, True)],
-        "zstd_negative_level": lambda t: [B_LE, ZS(-5)],
-        "crc32c": lambda t: [B_LE, CRC],
-        "crc32c_be": lambda t: [B_BE, CRC],
-        "transpose_zstd_crc32c": lambda t: [t, B_LE, ZS(5, True), CRC],
-        "transpose_be_gzip_crc32c": lambda t: [t, B_BE, GZ(6), CRC],
-        "gzip_zstd": lambda t: [B_LE, GZ(2), ZS(1)],
-        "crc32c_zstd": lambda t: [B_LE, CRC, ZS(2, True)],
-    }
-    layouts = [
-        ("u2_2d", "uint16", (11, 13), (4, 5), T(1, 0), 7),
-        ("f8_3d", "float64", (5, 6, 7), (2, 4, 3), T(2, 0, 1), -0.5),
-        ("i4_4d", "int32", (5, 4, 3, 6), (2, 3, 2, 4), T(1, 3, 0, 2), 11),
-        ("c8_2d", "complex64", (6, 9), (4, 4), T(1, 0), [1.0, -2.0]),
-    ]
-    out = []
-    for cname, chain in chains.items():
-        for lname, dt, shape, chunks, t, fill in layouts:
-            out.append(Case(f"codec-{cname}-{lname}", dt, shape, chunks, tuple(chain(t)), fill))
-    return out
-
-
-def zero_fill(dtype: str) -> Any:
-    kind = np.dtype(dtype).kind
-    return False if kind == "b" else [0.0, 0.0] if kind == "c" else 0
-
-
-def _dtype_cases() -> list[Case]:
-    out = []
-    for dt in ALL_DTYPES:
-        one = np.dtype(dt).itemsize == 1
-        for endian, ser in ([("none", B_1), ("big", B_BE)] if one else [("little", B_LE), ("big", B_BE)]):
-            out.append(Case(f"dtype-{dt}-{endian}", dt, (10, 7), (4, 3), (ser, ZS(1)), zero_fill(dt)))
-    return out
+CODEC_LAYOUTS = [
+    ("u2_2d", "uint16", (11, 13), (4, 5), T(1, 0), 7),
+    ("f8_3d", "float64", (5, 6, 7), (2, 4, 3), T(2, 0, 1), -0.5),
+    ("i4_4d", "int32", (5, 4, 3, 6), (2, 3, 2, 4), T(1, 3, 0, 2), 11),
+    ("c8_2d", "complex64", (6, 9), (4, 4), T(1, 0), [1.0, -2.0]),
+]
 
 
 def _ndim_cases() -> list[Case]:
-    layouts = [
-        ((), ()), ((17,), (5,)), ((9, 10), (4, 3)), ((5, 6, 7), (2, 3, 4)), ((3, 4, 5, 6), (2, 3, 2, 4)),
-    ]
-    out = []
-    for shape, chunks in layouts:
-        n = len(shape)
-        codecs = (T(*reversed(range(n))), B_LE, ZS(1, True), CRC) if n > 1 else (B_LE, ZS(1, True), CRC)
-        out.append(Case(f"ndim-{n}", "int32", shape, chunks, codecs, -1))
-        out.append(Case(f"ndim-{n}-f4", "float32", shape, chunks, (B_BE,), "NaN", seed=n))
-    # chunk bigger than the array, and chunk == 1 everywhere
-    out.append(Case("chunk-larger-than-array", "int16", (3, 5), (8, 8), (B_LE,), 3))
-    out.append(Case("ndim-0-transpose", "uint32", (), (), (T(), B_BE, CRC), 6))
-    out.append(Case("zero-length-dim", "int32", (0, 5), (2, 2), (B_LE, ZS(0)), 4))
-    out.append(Case("big-chunks-zstd", "float64", (300, 260), (128, 128), (B_LE, ZS(3, True), CRC), "NaN",
-                    region=(slice(0, 290), slice(5, 260))))
-    out.append(Case("big-chunks-gzip", "int64", (300, 260), (128, 100), (T(1, 0), B_BE, GZ(6)), -5,
-                    region=(slice(10, 300), slice(0, 250))))
-    out.append(Case("chunk-of-one", "uint8", (3, 4), (1, 1), (B_1, GZ(1)), 9))
-    return out
+    # the shared 0-d to 4-d cases (each with a NaN-filled float32 twin) and edge layouts; then chunk == 1
+    return ndim_cases(nan_float_twins=True) + [Case("chunk-of-one", "uint8", (3, 4), (1, 1), (B_1, GZ(1)), 9)]
 
 
 # (dtype, fill JSON); half of each array stays unwritten, so never-written chunks are read as fill
@@ -146,15 +92,6 @@ FILLS = [
     ("complex64", ["NaN", 1.0]), ("complex64", [1.5, "-Infinity"]), ("complex128", [0.0, 0.0]),
     ("complex128", ["Infinity", -2.5]),
 ]
-
-
-def _fill_cases() -> list[Case]:
-    out = []
-    for i, (dt, fill) in enumerate(FILLS):
-        ser = B_1 if np.dtype(dt).itemsize == 1 else B_LE
-        out.append(Case(f"fill-{dt}-{json.dumps(fill)}", dt, (9, 8), (4, 3), (ser, ZS(0)), fill,
-                        region=(slice(0, 4), slice(1, 5)), seed=i))
-    return out
 
 
 def _dimension_name_cases() -> list[Case]:
@@ -176,15 +113,6 @@ CKES = {
 }
 
 
-def _cke_cases() -> list[Case]:
-    out = []
-    for name, cke in CKES.items():
-        out.append(Case(f"cke-{name}-3d", "int16", (7, 5, 6), (3, 2, 4), (B_LE, ZS(0)), -3, cke=cke,
-                        region=(slice(1, 7), slice(0, 3), slice(2, 6))))
-        out.append(Case(f"cke-{name}-0d", "float64", (), (), (B_LE,), 0.5, cke=cke))
-    return out
-
-
 def _partial_cases() -> list[Case]:
     return [
         Case("partial-middle", "int32", (20, 17), (6, 5), (B_LE, ZS(1)), 0, region=(slice(5, 13), slice(3, 11))),
@@ -196,13 +124,9 @@ def _partial_cases() -> list[Case]:
     ]
 
 
-CASES = (_codec_cases() + _dtype_cases() + _ndim_cases() + _fill_cases() + _dimension_name_cases()
-         + _cke_cases() + _partial_cases())
+CASES = (codec_cases(CODEC_LAYOUTS) + dtype_cases([("none", B_1), ("big", B_BE)]) + _ndim_cases()
+         + fill_cases(FILLS) + _dimension_name_cases() + cke_cases(CKES) + _partial_cases())
 assert len({c.id for c in CASES}) == len(CASES)
-
-
-def _has_writes(case: Case) -> bool:
-    return math.prod(region_shape(case.shape, case.region)) > 0
 
 
 # --- tests -------------------------------------------------------------------------------------------
@@ -211,7 +135,7 @@ def _has_writes(case: Case) -> bool:
 def test_tensorstore_writes_zarrsync_reads(tmp_path, case: Case) -> None:
     path = str(tmp_path / "ts.zarr")
     ts_write(case, path)
-    if _has_writes(case):
+    if has_writes(case):
         check_keys(path, case)
     a = zarrsync.open_array(path, mode="r")
     check_zarrsync_metadata(a, case)
@@ -232,7 +156,7 @@ def test_tensorstore_writes_zarrsync_reads(tmp_path, case: Case) -> None:
 def test_zarrsync_writes_tensorstore_reads(tmp_path, case: Case) -> None:
     path = str(tmp_path / "zs.zarr")
     zs_write(case, path)
-    if _has_writes(case):
+    if has_writes(case):
         check_keys(path, case)
     b = ts_open(path)
     check_ts_metadata(b, case)

@@ -139,6 +139,7 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
     large = nbytes >= _LARGE_CHUNK
     workers = chunk_workers(max_workers, target, writing=False)
     codec, regions = pipeline.array_bytes, target.partial
+    inner_workers = workers if len(items) == 1 else 1  # one shard: its inner chunks fan out instead
 
     if pipeline.decodes_many and nbytes <= _GROUP_MAX_CHUNK and len(items) > 1 and not store.latency_bound:
         # small chunks: a task reads a group of chunks, decodes them with one codec call (one
@@ -164,9 +165,16 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
         key, chunk_sel, out_sel, complete = _unpack(prefix, item)
         dest = out[out_sel]
         whole = complete and dest.shape == shape
-        if regions and not whole:  # part of a shard: the index, then only the inner chunks needed
+        if regions:  # a shard: straight into the output; part of one: only the inner chunks needed
             try:
-                found = codec.read_region(lambda requests: store.get_ranges(key, requests), chunk_sel, dest, spec)
+                if whole:
+                    data = store.get(key)
+                    if data is not None:
+                        codec.decode_region(data, chunk_sel, dest, spec, inner_workers)
+                    found = data is not None
+                else:
+                    found = codec.read_region(lambda requests: store.get_ranges(key, requests), chunk_sel, dest,
+                                              spec, inner_workers)
             except CorruptChunkError as e:
                 raise CorruptChunkError(str(e), key) from None
             if not found:

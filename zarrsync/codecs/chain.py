@@ -92,6 +92,17 @@ class CodecPipeline:
             return [self.decode(d, k) for d, k in zip(datas, keys)]  # find and name the bad chunk
         return [np.frombuffer(r, dtype=spec.dtype).reshape(spec.shape) for r in raws]
 
+    def decode_reusing(self, data) -> np.ndarray:
+        """:meth:`decode` into a per-thread buffer that the thread's next call reuses (copy the
+        result out first). For large chunks of plain chains that decode into buffers (zstd), it
+        spares a fresh allocation and its page faults per chunk; otherwise it is :meth:`decode`."""
+        into, spec = self._into, self.spec
+        if into is None or into is _FROM_STORE or spec.nbytes < _REUSE_FROM:
+            return self.decode(data)
+        buf = scratch(spec.nbytes, "inner")
+        into.decode_into(data, memoryview(buf))
+        return buf.view(spec.dtype).reshape(spec.shape)
+
     def read_into(self, store: Store, key: str, buf: memoryview) -> bool:
         """Decode the chunk at ``key`` into ``buf`` (native C-order bytes of one chunk).
 
@@ -176,6 +187,7 @@ class CodecPipeline:
 
 
 _FROM_STORE = object()
+_REUSE_FROM = 64 << 10
 
 _scratch_local = threading.local()
 _SCRATCH_MAX = 64 << 20

@@ -35,6 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import CodecError, CorruptChunkError
+from ..executor import run_tasks
 from ..indexing import BasicIndexer
 from ..storage.base import ByteRequest, RangeRequest, SuffixRequest
 from .base import ArrayBytesCodec, ChunkSpec, Codec, check_config
@@ -192,24 +193,18 @@ class ShardingCodec(ArrayBytesCodec):
         return out
 
     # --- part of a shard -----------------------------------------------------------------------------
-    def read_region(self, read: Reader, selection: tuple, dest: np.ndarray, spec: ChunkSpec) -> bool:
+    def read_region(self, read: Reader, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
+                    max_workers: int = 1) -> bool:
         """Decode the shard-local basic ``selection`` (slices) into ``dest``, reading only what it
         needs through ``read`` (a list of byte requests -> a list of bytes, or None if the shard
-        does not exist). Returns False for a missing shard (``dest`` untouched)."""
+        does not exist): the index with one request, then the inner chunks the selection touches,
+        near ones coalesced into one range. Returns False for a missing shard (``dest`` untouched).
+        """
         b = self._bind(spec)
         got = read([self._index_request(b)])
         if got is None:
             return False
-        index = self._parse_index(b, got[0], None)
-        ix = BasicIndexer(selection, spec.shape, self.chunk_shape)
-        wanted = []  # (offset, nbytes, chunk_sel, out_sel)
-        for item in ix.items():
-            coords, chunk_sel, out_sel, _ = zip(*item)
-            offset, nbytes = index[np.ravel_multi_index(coords, b.chunks_per_shard)]
-            if offset == _EMPTY:
-                dest[out_sel] = spec.fill_value
-            else:
-                wanted.append((int(offset), int(nbytes), chunk_sel, out_sel))
+        wanted = self._plan(b, self._parse_index(b, got[0], None), selection, dest, spec)
         if not wanted:
             return True
         wanted.sort(key=lambda w: w[0])
@@ -217,7 +212,7 @@ class ShardingCodec(ArrayBytesCodec):
         blobs = read([RangeRequest(lo, hi) for lo, hi in ranges])
         if blobs is None:
             raise CorruptChunkError("the shard disappeared while it was being read")
-        r = 0
+        pieces, r = [], 0
         for offset, nbytes, chunk_sel, out_sel in wanted:
             while offset >= ranges[r][1]:
                 r += 1
@@ -225,8 +220,41 @@ class ShardingCodec(ArrayBytesCodec):
             blob = memoryview(blobs[r])
             if lo + nbytes > len(blob):
                 raise CorruptChunkError(f"shard index: inner chunk at {offset}+{nbytes} lies past the end of the shard")
-            dest[out_sel] = b.inner.decode(blob[lo:lo + nbytes])[chunk_sel]
+            pieces.append((blob[lo:lo + nbytes], chunk_sel, out_sel))
+        self._decode_pieces(b, pieces, dest, max_workers)
         return True
+
+    def decode_region(self, data, selection: tuple, dest: np.ndarray, spec: ChunkSpec, max_workers: int = 1) -> None:
+        """Decode the shard-local ``selection`` of a fetched shard object straight into ``dest``."""
+        b = self._bind(spec)
+        index, view = self._split(b, data)
+        wanted = self._plan(b, index, selection, dest, spec)
+        self._decode_pieces(b, [(view[o:o + n], cs, os) for o, n, cs, os in wanted], dest, max_workers)
+
+    def _plan(self, b: _Bound, index: np.ndarray, selection: tuple, dest: np.ndarray, spec: ChunkSpec) -> list:
+        """Fill the parts of ``dest`` whose inner chunks are not stored; list the stored ones the
+        selection touches as ``(offset, nbytes, chunk_sel, out_sel)``."""
+        wanted = []
+        for item in BasicIndexer(selection, spec.shape, self.chunk_shape).items():
+            coords, chunk_sel, out_sel, _ = zip(*item)
+            offset, nbytes = index[np.ravel_multi_index(coords, b.chunks_per_shard)]
+            if offset == _EMPTY:
+                dest[out_sel] = spec.fill_value
+            else:
+                wanted.append((int(offset), int(nbytes), chunk_sel, out_sel))
+        return wanted
+
+    @staticmethod
+    def _decode_pieces(b: _Bound, pieces: list, dest: np.ndarray, max_workers: int) -> None:
+        inner = b.inner
+
+        def one(piece):
+            data, chunk_sel, out_sel = piece
+            dest[out_sel] = inner.decode_reusing(data)[chunk_sel]
+
+        # the caller passes max_workers > 1 only for a call that touches a single shard; inside a
+        # pool worker run_tasks runs inline, so this never waits on the pool it runs in
+        run_tasks(one, pieces, max_workers)
 
     def update(self, old, selection: tuple, value: np.ndarray, spec: ChunkSpec) -> bytes | None:
         """The shard ``old`` (bytes, or None if missing) with the shard-local ``selection`` set to
