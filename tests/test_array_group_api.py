@@ -920,3 +920,18 @@ def test_grouped_small_chunk_reads_with_missing_and_corrupt_chunks(max_workers):
         store.set("c/7/2", good[:-4])
         with pytest.raises(zarrsync.errors.CorruptChunkError, match="c/7/2"):
             a[...]
+
+
+@pytest.mark.parametrize("value", [9, np.uint8(9), np.array(9, dtype="u1")])
+def test_scalar_over_an_edge_chunk_leaves_out_of_bounds_as_fill(value):
+    """Spec: the part of an edge chunk outside the array holds the fill value. A scalar written
+    over the whole in-bounds part must not fill the rest, or it reappears when the array grows."""
+    a = zarrsync.create_array(zarrsync.MemoryStore(), shape=(5, 3), dtype="u1", chunks=(4, 2), fill_value=0,
+                              compressors=None)
+    a[4:, :] = value
+    stored = np.frombuffer(a.store.get("c/1/0"), dtype="u1").reshape(4, 2)
+    np.testing.assert_array_equal(stored, [[9, 9], [0, 0], [0, 0], [0, 0]])
+    a.resize((8, 4))
+    expected = np.zeros((8, 4), dtype="u1")
+    expected[4, :3] = 9
+    np.testing.assert_array_equal(a[...], expected)

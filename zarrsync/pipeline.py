@@ -226,7 +226,13 @@ def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_worker
         key, chunk_sel, out_sel, complete = _unpack(prefix, item)
         if complete:
             if scalar:
-                chunk = None if scalar_is_fill else np.full(spec.shape, value, dtype=spec.dtype)
+                if scalar_is_fill:
+                    chunk = None
+                elif all(sel.stop - sel.start == n for sel, n in zip(chunk_sel, spec.shape)):
+                    chunk = np.full(spec.shape, value, dtype=spec.dtype)
+                else:  # an edge chunk: the value goes in bounds only, the rest holds the fill value
+                    chunk = fill_chunk(spec)
+                    chunk[chunk_sel] = value
             else:
                 src = value[out_sel]
                 if src.shape == spec.shape:
