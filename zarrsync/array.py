@@ -138,10 +138,8 @@ class Array(Node):
     @property
     def chunks(self) -> tuple[int, ...]:
         """The chunk shape: for a sharded array the inner chunk shape (zarr-python's convention)."""
-        codec = self._pipeline.array_bytes
-        if self._target.partial and hasattr(codec, "chunk_shape"):
-            return codec.chunk_shape
-        return self._metadata.chunk_shape
+        inner = self._pipeline.array_bytes.inner_chunk_shape
+        return inner if inner is not None and self._target.partial else self._metadata.chunk_shape
 
     @property
     def shards(self) -> tuple[int, ...] | None:

@@ -124,9 +124,12 @@ def _unpack(prefix: str, item: tuple) -> tuple[str, tuple, tuple, bool]:
 def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: int) -> None:
     """Decode every chunk of ``items`` into ``out`` (a work-shaped array).
 
-    Fast paths, in order: chunks up to 64 KiB whose codec decodes many at once are read in groups
-    of 16 per task (one decode call per group; not for ``latency_bound`` stores, whose waits
-    should overlap chunk by chunk); a whole chunk whose place in ``out`` is C-contiguous is decoded
+    Three kinds of task. Shards (a chain that is just ``sharding_indexed``): a whole shard is
+    fetched once and its inner chunks decoded straight into ``out``; part of a shard reads the
+    index and only the inner chunks it needs. Chunks up to 64 KiB whose codec decodes many at once
+    are read in groups of 16 per task (one decode call per group; not for ``latency_bound``
+    stores, whose waits should overlap chunk by chunk). Otherwise one chunk per task, with these
+    fast paths: a whole chunk whose place in ``out`` is C-contiguous is decoded
     straight into ``out``; a large chunk (from 256 KiB), when the codec chain allows, is decoded
     into a per-thread scratch buffer and the selected part copied out (a fresh large buffer
     would cost a page fault per 4 KiB); otherwise the chunk is decoded (small allocations are
@@ -138,8 +141,30 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
     shape, dtype, nbytes = spec.shape, spec.dtype, spec.nbytes
     large = nbytes >= _LARGE_CHUNK
     workers = chunk_workers(max_workers, target, writing=False)
-    codec, regions = pipeline.array_bytes, target.partial
-    inner_workers = workers if len(items) == 1 else 1  # one shard: its inner chunks fan out instead
+
+    if target.partial:
+        codec = pipeline.array_bytes
+        inner_workers = workers if len(items) == 1 else 1  # one shard: its inner chunks fan out instead
+
+        def shard_task(item):
+            key, chunk_sel, out_sel, complete = _unpack(prefix, item)
+            dest = out[out_sel]
+            try:
+                if complete and dest.shape == shape:
+                    data = store.get(key)
+                    if data is not None:
+                        codec.decode_region(data, chunk_sel, dest, spec, inner_workers)
+                    found = data is not None
+                else:
+                    found = codec.read_region(lambda requests: store.get_ranges(key, requests), chunk_sel, dest,
+                                              spec, inner_workers)
+            except CorruptChunkError as e:
+                raise CorruptChunkError(str(e), key) from None
+            if not found:
+                dest[...] = fill
+
+        run_tasks(shard_task, items, workers)
+        return
 
     if pipeline.decodes_many and nbytes <= _GROUP_MAX_CHUNK and len(items) > 1 and not store.latency_bound:
         # small chunks: a task reads a group of chunks, decodes them with one codec call (one
@@ -165,21 +190,6 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
         key, chunk_sel, out_sel, complete = _unpack(prefix, item)
         dest = out[out_sel]
         whole = complete and dest.shape == shape
-        if regions:  # a shard: straight into the output; part of one: only the inner chunks needed
-            try:
-                if whole:
-                    data = store.get(key)
-                    if data is not None:
-                        codec.decode_region(data, chunk_sel, dest, spec, inner_workers)
-                    found = data is not None
-                else:
-                    found = codec.read_region(lambda requests: store.get_ranges(key, requests), chunk_sel, dest,
-                                              spec, inner_workers)
-            except CorruptChunkError as e:
-                raise CorruptChunkError(str(e), key) from None
-            if not found:
-                dest[...] = fill
-            return
         if direct:
             if whole and dest.flags.c_contiguous:  # decode straight into the output
                 if not pipeline.read_into(store, key, memoryview(dest).cast("B")):

@@ -109,6 +109,11 @@ class ArrayBytesCodec(Codec):
     #: the codec reads and rewrites part of an encoded chunk (``read_region``/``update``)
     supports_partial: ClassVar[bool] = False
 
+    @property
+    def inner_chunk_shape(self) -> tuple[int, ...] | None:
+        """The shape of the chunks inside an encoded chunk (sharding's inner chunks), else None."""
+        return None
+
     def is_plain_layout(self, spec: ChunkSpec) -> bool:
         """True if the encoded bytes are exactly the chunk's native C-order memory (so a chunk can
         be read straight into an output buffer)."""

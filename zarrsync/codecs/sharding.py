@@ -103,6 +103,10 @@ class ShardingCodec(ArrayBytesCodec):
             "index_location": self.index_location,
         }
 
+    @property
+    def inner_chunk_shape(self) -> tuple[int, ...]:
+        return self.chunk_shape
+
     # --- binding ----------------------------------------------------------------------------------
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
         self._bind(spec)
