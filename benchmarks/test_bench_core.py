@@ -20,33 +20,35 @@ def make_data(shape):
 
 
 CASES = {
-    # name: (shape, chunks, compressors)
-    "small-zstd": ((1024, 1024), (64, 64), ZSTD),
-    "large-raw": ((256, 256, 256), (128, 128, 128), None),
-    "large-zstd": ((256, 256, 256), (128, 128, 128), ZSTD),
+    # name: (shape, chunks, compressors, shards)
+    "small-zstd": ((1024, 1024), (64, 64), ZSTD, None),
+    "large-raw": ((256, 256, 256), (128, 128, 128), None, None),
+    "large-zstd": ((256, 256, 256), (128, 128, 128), ZSTD, None),
+    "sharded-zstd": ((256, 256, 256), (32, 32, 32), ZSTD, (128, 128, 128)),
 }
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def stored(request, tmp_path_factory):
-    shape, chunks, comp = CASES[request.param]
+    shape, chunks, comp, shards = CASES[request.param]
     data = make_data(shape)
     path = tmp_path_factory.mktemp("bench") / f"{request.param}.zarr"
     a = zarrsync.create_array(str(path), shape=shape, dtype="uint16", chunks=chunks, fill_value=0,
-                              compressors=comp)
+                              compressors=comp, shards=shards)
     a[...] = data
-    return request.param, str(path), data, chunks, comp
+    return request.param, str(path), data, chunks, comp, shards
 
 
 def test_read_all(benchmark, stored):
-    name, path, data, chunks, _ = stored
+    name, path, data, chunks, _, _ = stored
     a = zarrsync.open_array(path, mode="r")
     out = benchmark(lambda: a[...])
     assert np.array_equal(out, data)
 
 
 def test_read_one_chunk_per_call(benchmark, stored):
-    name, path, data, chunks, _ = stored
+    """One (inner) chunk per call: the inline path, and for shards the index + one ranged read."""
+    name, path, data, chunks, _, _ = stored
     a = zarrsync.open_array(path, mode="r")
     sels = [tuple(slice(0, c) for c in chunks)] * 16
 
@@ -58,7 +60,7 @@ def test_read_one_chunk_per_call(benchmark, stored):
 
 
 def test_read_into_out(benchmark, stored):
-    name, path, data, chunks, _ = stored
+    name, path, data, chunks, _, _ = stored
     a = zarrsync.open_array(path, mode="r")
     out = np.empty(data.shape, data.dtype)
     benchmark(lambda: a.get_basic_selection(..., out=out))
@@ -66,9 +68,9 @@ def test_read_into_out(benchmark, stored):
 
 
 def test_write_all(benchmark, stored, tmp_path):
-    name, path, data, chunks, comp = stored
+    name, path, data, chunks, comp, shards = stored
     a = zarrsync.create_array(str(tmp_path / "w.zarr"), shape=data.shape, dtype=data.dtype, chunks=chunks,
-                              fill_value=0, compressors=comp, overwrite=True)
+                              fill_value=0, compressors=comp, shards=shards, overwrite=True)
 
     def run():
         a[...] = data
@@ -79,9 +81,9 @@ def test_write_all(benchmark, stored, tmp_path):
 
 def test_partial_write(benchmark, stored, tmp_path):
     """Writes that cover parts of chunks: read-modify-write under the per-chunk lock."""
-    name, path, data, chunks, comp = stored
+    name, path, data, chunks, comp, shards = stored
     a = zarrsync.create_array(str(tmp_path / "p.zarr"), shape=data.shape, dtype=data.dtype, chunks=chunks,
-                              fill_value=0, compressors=comp, overwrite=True)
+                              fill_value=0, compressors=comp, shards=shards, overwrite=True)
     a[...] = data
     sel = tuple(slice(c // 2, s - c // 2) for s, c in zip(data.shape, chunks))
 
