@@ -1,0 +1,241 @@
+"""Zarr v2 metadata documents (``.zarray``, ``.zgroup``, ``.zattrs``) as frozen dataclasses.
+
+Rules (``SPEC_CHECKLIST`` §4): ``.zarray`` holds ``zarr_format`` (2), ``shape``, ``chunks``,
+``dtype`` (a numpy typestr with its byte order, e.g. ``"<f8"``), ``compressor`` (null or an
+object with ``"id"``), ``fill_value``, ``order`` (``"C"`` or ``"F"``), ``filters`` (null or a list
+of objects with ``"id"``; ``[]`` is read as null) and optionally ``dimension_separator`` (``"."``
+default, or ``"/"``). Other keys are ignored. ``.zgroup`` is exactly ``{"zarr_format": 2}``;
+attributes live in ``.zattrs`` (absent means ``{}``).
+
+Fill values (§4.3): ``null`` means none (missing chunks read as zeros); floats are numbers or the
+strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; complex values are ``[re, im]``.
+
+Only numeric typestrs are handled here so far; strings, structured, datetime and object dtypes
+raise :class:`~zarrsync.errors.DataTypeError` naming the typestr. This module parses and writes
+the documents; binding them to codec chains is the array layer's job.
+
+>>> md = parse_array_metadata_v2({"zarr_format": 2, "shape": [10], "chunks": [5], "dtype": ">i2",
+...     "compressor": None, "fill_value": None, "order": "C", "filters": []})
+>>> md.data_type.name, md.endian, md.filters, md.fill_value
+('int16', 'big', None, None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import DataType, parse_data_type
+from ..errors import DataTypeError, FillValueError, MetadataError
+from .keys import ChunkKeyEncoding
+
+__all__ = [
+    "ArrayMetadataV2", "GroupMetadataV2", "parse_array_metadata_v2", "parse_group_metadata_v2",
+    "parse_v2_dtype", "v2_typestr", "ZARRAY", "ZGROUP", "ZATTRS",
+]
+
+ZARRAY, ZGROUP, ZATTRS = ".zarray", ".zgroup", ".zattrs"
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def parse_v2_dtype(typestr: Any) -> tuple[DataType, str | None]:
+    """A numeric v2 typestr -> (data type, stored byte order ``"little"``/``"big"``/None)."""
+    if not isinstance(typestr, str) or len(typestr) < 3 or typestr[0] not in "<>|":
+        raise DataTypeError(f"v2 dtype must be a typestr with a byte order like '<f8', got {typestr!r}")
+    if typestr[1] not in "biufc":
+        raise DataTypeError(f"v2 dtype {typestr!r} is not supported yet (only bool, int, uint, float, complex)")
+    try:
+        dt = np.dtype(typestr)
+    except TypeError:
+        raise DataTypeError(f"v2 dtype {typestr!r} is not a valid numpy typestr") from None
+    endian = None if dt.itemsize == 1 else ("big" if typestr[0] == ">" else "little")
+    if typestr[0] == "|" and dt.itemsize > 1:
+        raise DataTypeError(f"v2 dtype {typestr!r}: a multi-byte type needs '<' or '>'")
+    return parse_data_type(dt), endian
+
+
+def v2_typestr(data_type: DataType, endian: str | None) -> str:
+    """The v2 typestr of a numeric data type stored with ``endian``."""
+    dt = data_type.dtype
+    if dt.itemsize == 1:
+        return "|" + dt.str[1:]
+    return ("<" if endian != "big" else ">") + dt.str[1:]
+
+
+def _fill_from_json(data_type: DataType, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = data_type.dtype.kind
+    try:
+        if kind == "c":
+            if not isinstance(value, (list, tuple)) or len(value) != 2:
+                raise ValueError("a complex fill value is a [real, imag] list")
+            parts = [_SPECIAL_FLOATS.get(v, v) if isinstance(v, str) else v for v in value]
+            return data_type.dtype.type(complex(*parts))
+        if kind == "f" and isinstance(value, str):
+            if value not in _SPECIAL_FLOATS:
+                raise ValueError("only 'NaN', 'Infinity' and '-Infinity' are allowed as strings")
+            return data_type.dtype.type(_SPECIAL_FLOATS[value])
+        if kind == "b" and not isinstance(value, bool):
+            raise ValueError("a bool fill value is true or false")
+        if kind in "iu" and (isinstance(value, bool) or not isinstance(value, int)):
+            if not (isinstance(value, float) and value.is_integer()):
+                raise ValueError("an integer fill value is an integer")
+            value = int(value)  # an integral float, as some writers emit
+        return data_type.cast_fill(value)
+    except (ValueError, TypeError, FillValueError) as e:
+        raise FillValueError(f".zarray fill_value {value!r} is not valid for {data_type.name}: {e}") from None
+
+
+def _fill_to_json(data_type: DataType, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = data_type.dtype.kind
+    if kind == "c":
+        return [_float_json(value.real), _float_json(value.imag)]
+    if kind == "f":
+        return _float_json(value)
+    if kind == "b":
+        return bool(value)
+    return int(value)
+
+
+def _float_json(v: Any) -> Any:
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+def _codec_config(value: Any, field: str) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise MetadataError(f".zarray {field} must be null or an object with an 'id', got {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayMetadataV2:
+    """The contents of ``.zarray`` (plus the attributes of ``.zattrs``).
+
+    ``compressor`` and ``filters`` are kept as their JSON configs (``{"id": ...}``); the array
+    layer turns them into codecs.
+    """
+
+    shape: tuple[int, ...]
+    chunk_shape: tuple[int, ...]
+    data_type: DataType
+    endian: str | None
+    fill_value: Any
+    order: str = "C"
+    compressor: dict | None = None
+    filters: tuple[dict, ...] | None = None
+    dimension_separator: str = "."
+    attributes: dict = dataclasses.field(default_factory=dict)
+
+    zarr_format = 2
+
+    def __post_init__(self):
+        for field, value, minimum in (("shape", self.shape, 0), ("chunks", self.chunk_shape, 1)):
+            if not isinstance(value, tuple) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value):
+                raise MetadataError(f".zarray {field} must be a list of integers >= {minimum}, got {value!r}")
+        if len(self.chunk_shape) != len(self.shape):
+            raise MetadataError(f".zarray chunks {list(self.chunk_shape)} and shape {list(self.shape)} differ in length")
+        if self.order not in ("C", "F"):
+            raise MetadataError(f".zarray order must be 'C' or 'F', got {self.order!r}")
+        if self.dimension_separator not in (".", "/"):
+            raise MetadataError(f".zarray dimension_separator must be '.' or '/', got {self.dimension_separator!r}")
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data_type.dtype
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(math.ceil(s / c) for s, c in zip(self.shape, self.chunk_shape))
+
+    @property
+    def chunk_key_encoding(self) -> ChunkKeyEncoding:
+        """v2 chunk keys: indices joined by the dimension separator, no prefix; 0-d is ``"0"``."""
+        return ChunkKeyEncoding("v2", self.dimension_separator)
+
+    def to_json(self) -> dict:
+        """The ``.zarray`` document (attributes go to ``.zattrs``)."""
+        doc = {
+            "zarr_format": 2,
+            "shape": list(self.shape),
+            "chunks": list(self.chunk_shape),
+            "dtype": v2_typestr(self.data_type, self.endian),
+            "compressor": self.compressor,
+            "fill_value": _fill_to_json(self.data_type, self.fill_value),
+            "order": self.order,
+            "filters": None if self.filters is None else list(self.filters),
+        }
+        if self.dimension_separator != ".":
+            doc["dimension_separator"] = self.dimension_separator
+        return doc
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupMetadataV2:
+    """A v2 group: ``.zgroup`` (always ``{"zarr_format": 2}``) and the attributes of ``.zattrs``."""
+
+    attributes: dict = dataclasses.field(default_factory=dict)
+
+    zarr_format = 2
+
+    def to_json(self) -> dict:
+        return {"zarr_format": 2}
+
+
+def _attributes(attrs: Any) -> dict:
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, dict):
+        raise MetadataError(f".zattrs must hold a JSON object, got {type(attrs).__name__}")
+    return attrs
+
+
+def parse_array_metadata_v2(doc: Any, attrs: Any = None) -> ArrayMetadataV2:
+    """Parse a ``.zarray`` document (and the ``.zattrs`` one, if any), both JSON-decoded."""
+    if not isinstance(doc, dict):
+        raise MetadataError(f".zarray must hold a JSON object, got {type(doc).__name__}")
+    if doc.get("zarr_format") != 2:
+        raise MetadataError(f".zarray zarr_format must be 2, got {doc.get('zarr_format')!r}")
+    for field in ("shape", "chunks", "dtype", "compressor", "fill_value", "order", "filters"):
+        if field not in doc:
+            raise MetadataError(f".zarray is missing the required field {field!r}")
+    for field in ("shape", "chunks"):
+        if not isinstance(doc[field], list):
+            raise MetadataError(f".zarray {field} must be a list of integers, got {doc[field]!r}")
+    data_type, endian = parse_v2_dtype(doc["dtype"])
+    filters = doc["filters"]
+    if filters is not None and not isinstance(filters, list):
+        raise MetadataError(f".zarray filters must be null or a list, got {filters!r}")
+    filters = tuple(_codec_config(f, "filters entry") for f in filters) if filters else None
+    return ArrayMetadataV2(
+        shape=tuple(doc["shape"]),
+        chunk_shape=tuple(doc["chunks"]),
+        data_type=data_type,
+        endian=endian,
+        fill_value=_fill_from_json(data_type, doc["fill_value"]),
+        order=doc["order"],
+        compressor=_codec_config(doc["compressor"], "compressor"),
+        filters=filters,
+        dimension_separator=doc.get("dimension_separator", "."),
+        attributes=_attributes(attrs),
+    )
+
+
+def parse_group_metadata_v2(doc: Any, attrs: Any = None) -> GroupMetadataV2:
+    """Parse a ``.zgroup`` document (and the ``.zattrs`` one, if any)."""
+    if not isinstance(doc, dict) or doc.get("zarr_format") != 2:
+        raise MetadataError(f".zgroup must be {{'zarr_format': 2}}, got {doc!r}")
+    return GroupMetadataV2(attributes=_attributes(attrs))
