@@ -13,8 +13,7 @@ from .array import Array, async_twin
 from .creation import build_array_metadata
 from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError, GroupNotFoundError, NodeNotFoundError
 from .group import Group, open_node
-from .metadata import ArrayMetadata, GroupMetadata
-from .node import normalize_path, read_metadata
+from .node import is_array_metadata, normalize_path, read_metadata
 from .storage import store_from
 
 __all__ = [
@@ -46,6 +45,9 @@ def create_array(
     dimension_names: Any = None,
     chunk_key_encoding: Any = None,
     shards: Any = None,
+    zarr_format: int = 3,
+    order: str | None = None,
+    dimension_separator: str | None = None,
     overwrite: bool = False,
     config: dict | None = None,
 ) -> Array:
@@ -66,6 +68,10 @@ def create_array(
     compressors, filters, serializer
         Bytes -> bytes codecs (default ``zstd`` level 0; ``None`` for none), array -> array codecs,
         and the array -> bytes codec (default ``bytes``). Codec objects or v3 JSON.
+    zarr_format
+        3 (default) or 2. For v2, ``compressors`` is at most one compressor (``zstd`` or ``gzip``
+        so far; default ``zstd`` level 0), and ``order`` (``"C"``/``"F"``) and
+        ``dimension_separator`` (``"."``/``"/"``) are stored in ``.zarray``.
     shards
         Shard shape: store ``shards``-shaped blocks of ``chunks``-shaped inner chunks in one
         object each (``sharding_indexed``); must be a multiple of ``chunks``.
@@ -89,7 +95,8 @@ def create_array(
     md = build_array_metadata(
         shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, compressors=compressors,
         filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
-        chunk_key_encoding=chunk_key_encoding, shards=shards,
+        chunk_key_encoding=chunk_key_encoding, shards=shards, zarr_format=zarr_format, order=order,
+        dimension_separator=dimension_separator,
     )
     return Array.create(st, node_path, md, overwrite=overwrite, config=config)
 
@@ -114,7 +121,7 @@ def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", z
     st = store_from(store, mode="r" if mode == "r" else "a")
     node_path = normalize_path(path)
     md = read_metadata(st, node_path)
-    if not isinstance(md, ArrayMetadata):
+    if not is_array_metadata(md):
         where = node_path or "/"
         raise ArrayNotFoundError(f"no array at {where!r} in {st!r}" + (" (it is a group)" if md else ""))
     _check_format(md, zarr_format)
@@ -127,7 +134,7 @@ def _check_format(md: Any, zarr_format: int | None) -> None:
 
 
 def create_group(store: Any = None, *, path: str | None = None, overwrite: bool = False,
-                 attributes: dict | None = None) -> Group:
+                 attributes: dict | None = None, zarr_format: int = 3) -> Group:
     """Create a group (and any missing ancestor groups) and return it.
 
     >>> import zarrsync
@@ -148,25 +155,26 @@ def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
     _check_mode(mode)
     st = store_from(store, mode="r" if mode == "r" else "a")
     node_path = normalize_path(path)
+    new_format = 3 if zarr_format is None else zarr_format
     if mode == "w":
-        return Group.create(st, node_path, overwrite=True, attributes=attributes)
+        return Group.create(st, node_path, overwrite=True, attributes=attributes, zarr_format=new_format)
     md = read_metadata(st, node_path)
     if md is None:
         if mode in ("r", "r+"):
             raise GroupNotFoundError(f"no group at {node_path or '/'!r} in {st!r}")
-        return Group.create(st, node_path, attributes=attributes)
+        return Group.create(st, node_path, attributes=attributes, zarr_format=new_format)
     if mode == "w-":
         raise ContainsGroupError(f"a node already exists at {node_path or '/'!r}")
-    if not isinstance(md, GroupMetadata):
+    if is_array_metadata(md):
         raise ContainsArrayError(f"{node_path or '/'!r} is an array, not a group")
     _check_format(md, zarr_format)
     return Group(st, node_path, md)
 
 
 def group(store: Any = None, *, path: str | None = None, overwrite: bool = False,
-          attributes: dict | None = None) -> Group:
+          attributes: dict | None = None, zarr_format: int | None = None) -> Group:
     """Open the group at ``path``, creating it if missing (``overwrite`` replaces it)."""
-    return open_group(store, path=path, mode="w" if overwrite else "a", attributes=attributes)
+    return open_group(store, path=path, mode="w" if overwrite else "a", attributes=attributes, zarr_format=zarr_format)
 
 
 def open(store: Any = None, *, path: str | None = None, mode: str = "a", **kwargs) -> Array | Group:  # noqa: A001
@@ -184,7 +192,8 @@ def open(store: Any = None, *, path: str | None = None, mode: str = "a", **kwarg
         overwrite = mode == "w"
         if "shape" in kwargs:
             return create_array(st, name=node_path, overwrite=overwrite, **kwargs)
-        return create_group(st, path=node_path, overwrite=overwrite, attributes=kwargs.get("attributes"))
+        return create_group(st, path=node_path, overwrite=overwrite, attributes=kwargs.get("attributes"),
+                            zarr_format=kwargs.get("zarr_format", 3))
     return open_node(st, node_path)
 
 

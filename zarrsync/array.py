@@ -23,7 +23,7 @@ from . import config as _config
 from .errors import IndexingError, ValueOverflowError, ValueShapeError
 from .indexing import BasicIndexer
 from .metadata import ArrayMetadata
-from .node import Node, meta_key, prepare_create, write_metadata
+from .node import Node, meta_keys, prepare_create, write_metadata
 from .pipeline import ChunkTarget, CodecPipeline, read_chunks, write_chunks
 from .storage.base import Store
 
@@ -118,7 +118,7 @@ class Array(Node):
                config: dict | None = None) -> "Array":
         """Write a new array's metadata (and any missing ancestor groups) and return the array."""
         array = cls(store, path, metadata, config)  # validates codecs and settings before any write
-        prepare_create(store, path, overwrite)
+        prepare_create(store, path, overwrite, metadata.zarr_format)
         write_metadata(store, path, metadata)
         return array
 
@@ -422,7 +422,7 @@ class Array(Node):
 
     def nbytes_stored(self) -> int:
         """Bytes stored for this array: its metadata document plus every chunk."""
-        keys = [meta_key(self._path)] + [k for _, k in self._chunk_keys()]
+        keys = meta_keys(self._path) + [k for _, k in self._chunk_keys()]
         return sum(self._store.getsize(k) or 0 for k in keys)
 
     def info_complete(self) -> ArrayInfo:

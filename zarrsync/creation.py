@@ -29,6 +29,7 @@ from .codecs.base import SkippedCodec
 from .dtypes import parse_data_type
 from .errors import CodecError, MetadataError
 from .metadata import ArrayMetadata, parse_chunk_key_encoding
+from .metadata.v2 import ArrayMetadataV2, v2_compressor_config
 
 __all__ = ["build_array_metadata", "guess_chunks", "normalize_shape"]
 
@@ -98,8 +99,13 @@ def build_array_metadata(
     dimension_names: Sequence[str | None] | None = None,
     chunk_key_encoding: Any = None,
     shards: Any = None,
-) -> ArrayMetadata:
-    """The metadata of a new v3 array; raises MetadataError/CodecError naming a bad argument."""
+    zarr_format: int = 3,
+    order: str | None = None,
+    dimension_separator: str | None = None,
+) -> ArrayMetadata | ArrayMetadataV2:
+    """The metadata of a new array; raises MetadataError/CodecError naming a bad argument."""
+    if zarr_format not in (2, 3):
+        raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
     shape = normalize_shape(shape)
     data_type = parse_data_type(dtype)
     if chunks is None or chunks == "auto" or chunks is True:
@@ -111,6 +117,12 @@ def build_array_metadata(
         if any(c < 1 for c in chunk_shape):
             raise MetadataError(f"chunks must be positive, got {chunks!r}")
 
+    if zarr_format == 2:
+        return _v2_metadata(shape, dtype, data_type, chunk_shape, fill_value, compressors, filters, serializer,
+                            attributes, dimension_names, chunk_key_encoding, shards, order, dimension_separator)
+    if order not in (None, "C") or dimension_separator is not None:
+        raise MetadataError("order and dimension_separator are Zarr v2 settings; in v3 use a transpose filter "
+                            "and chunk_key_encoding")
     if serializer == "auto" or serializer is None:
         endian = None if data_type.itemsize == 1 else ("big" if _big_endian(dtype) else "little")
         serializer_codec: ArrayBytesCodec = BytesCodec(endian)
@@ -150,3 +162,41 @@ def build_array_metadata(
         attributes=dict(attributes or {}),
         dimension_names=dimension_names,
     )
+
+
+_V2_DEFAULT_COMPRESSOR = {"id": "zstd", "level": 0}  # no "checksum" key: tensorstore's v2 reader refuses it
+
+
+def _v2_metadata(shape, dtype, data_type, chunk_shape, fill_value, compressors, filters, serializer, attributes,
+                 dimension_names, chunk_key_encoding, shards, order, dimension_separator) -> ArrayMetadataV2:
+    """A new v2 array's ``.zarray`` (what ``create_array(zarr_format=2, ...)`` builds)."""
+    for name, value in (("shards", shards), ("dimension_names", dimension_names), ("filters", filters or None)):
+        if value is not None:
+            raise MetadataError(f"{name} are not supported for Zarr v2 arrays here"
+                                + (" yet" if name == "filters" else " (Zarr v3 only)"))
+    if serializer not in ("auto", None):
+        raise MetadataError("a serializer is a Zarr v3 setting; v2 arrays always use their dtype's byte layout")
+    if compressors == "auto":
+        compressor = dict(_V2_DEFAULT_COMPRESSOR)
+    else:
+        given = [] if compressors is None else (
+            [compressors] if isinstance(compressors, (Codec, dict, str)) else list(compressors))
+        if len(given) > 1:
+            raise MetadataError(f"a Zarr v2 array has at most one compressor, got {len(given)}")
+        compressor = None
+        if given:
+            c = given[0]
+            if isinstance(c, dict) and "id" in c:
+                compressor = dict(c)
+            else:
+                compressor = v2_compressor_config(parse_codec(c))
+    if isinstance(chunk_key_encoding, dict) and dimension_separator is None:
+        dimension_separator = (chunk_key_encoding.get("configuration") or chunk_key_encoding).get("separator")
+    endian = None if data_type.itemsize == 1 else ("big" if _big_endian(dtype) else "little")
+    md = ArrayMetadataV2(
+        shape=shape, chunk_shape=chunk_shape, data_type=data_type, endian=endian,
+        fill_value=data_type.cast_fill(fill_value), order=order or "C", compressor=compressor,
+        filters=None, dimension_separator=dimension_separator or ".", attributes=dict(attributes or {}),
+    )
+    md.codecs  # noqa: B018 - refuse an unsupported compressor now, not at the first write
+    return md

@@ -7,12 +7,15 @@ from typing import Any, Iterator
 from .array import Array, async_twin
 from .creation import build_array_metadata, normalize_shape
 from .dtypes import parse_data_type
-from .errors import ContainsArrayError, ContainsGroupError, NodeNotFoundError, ValueShapeError
-from .metadata import ArrayMetadata, GroupMetadata
-from .node import Node, child_path, meta_key, normalize_path, prepare_create, read_metadata, write_metadata
+from .errors import ContainsArrayError, ContainsGroupError, MetadataError, NodeNotFoundError, ValueShapeError
+from .metadata import GroupMetadata
+from .metadata.v2 import GroupMetadataV2
+from .node import Node, child_path, is_array_metadata, meta_keys, normalize_path, prepare_create, read_metadata, write_metadata
 from .storage.base import Store
 
 __all__ = ["Group", "open_node"]
+
+_METADATA_NAMES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 
 
 def open_node(store: Store, path: str) -> Array | "Group":
@@ -20,7 +23,7 @@ def open_node(store: Store, path: str) -> Array | "Group":
     md = read_metadata(store, path)
     if md is None:
         raise NodeNotFoundError(f"no array or group at {path or '/'!r} in {store!r}")
-    return Array(store, path, md) if isinstance(md, ArrayMetadata) else Group(store, path, md)
+    return Array(store, path, md) if is_array_metadata(md) else Group(store, path, md)
 
 
 class Group(Node):
@@ -35,10 +38,14 @@ class Group(Node):
     """
 
     @classmethod
-    def create(cls, store: Store, path: str, *, overwrite: bool = False, attributes: dict | None = None) -> "Group":
+    def create(cls, store: Store, path: str, *, overwrite: bool = False, attributes: dict | None = None,
+               zarr_format: int = 3) -> "Group":
         """Write a new group's metadata (and any missing ancestor groups) and return the group."""
-        metadata = GroupMetadata(attributes=dict(attributes or {}))
-        prepare_create(store, path, overwrite)
+        if zarr_format not in (2, 3):
+            raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+        group_cls = GroupMetadata if zarr_format == 3 else GroupMetadataV2
+        metadata = group_cls(attributes=dict(attributes or {}))
+        prepare_create(store, path, overwrite, zarr_format)
         write_metadata(store, path, metadata)
         return cls(store, path, metadata)
 
@@ -78,7 +85,8 @@ class Group(Node):
         if read_metadata(self._store, path) is None:
             raise NodeNotFoundError(f"{name!r} is not a member of group {self.name!r}")
         self._store.delete_prefix(path + "/")
-        self._store.delete(meta_key(path))
+        for key in meta_keys(path):
+            self._store.delete(key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -99,14 +107,14 @@ class Group(Node):
     def _walk(self, rel: str, depth: int | None, found: list) -> None:
         base = child_path(self._path, rel)
         for name in sorted(self._store.list_dir(base)):
-            if name.startswith("__") or name == "zarr.json":
+            if name.startswith("__") or name in _METADATA_NAMES:
                 continue
             path = child_path(base, name)
             md = read_metadata(self._store, path)
             if md is None:
                 continue
             relname = f"{rel}/{name}" if rel else name
-            if isinstance(md, ArrayMetadata):
+            if is_array_metadata(md):
                 found.append((relname, Array(self._store, path, md)))
             else:
                 found.append((relname, Group(self._store, path, md)))
@@ -130,11 +138,14 @@ class Group(Node):
 
     # --- creating members ---------------------------------------------------------------------------
     def create_group(self, name: str, *, overwrite: bool = False, attributes: dict | None = None) -> "Group":
-        """Create a subgroup (nested names create missing intermediate groups)."""
-        return Group.create(self._store, self._child(name), overwrite=overwrite, attributes=attributes)
+        """Create a subgroup, in this group's Zarr format (nested names create missing groups)."""
+        return Group.create(self._store, self._child(name), overwrite=overwrite, attributes=attributes,
+                            zarr_format=self.zarr_format)
 
     def create_array(self, name: str, *, overwrite: bool = False, config: dict | None = None, **kwargs) -> Array:
-        """Create an array in this group; keywords as for :func:`zarrsync.create_array`."""
+        """Create an array in this group (in its Zarr format unless ``zarr_format`` says otherwise);
+        keywords as for :func:`zarrsync.create_array`."""
+        kwargs.setdefault("zarr_format", self.zarr_format)
         return Array.create(self._store, self._child(name), build_array_metadata(**kwargs), overwrite=overwrite,
                             config=config)
 
@@ -144,7 +155,7 @@ class Group(Node):
         md = read_metadata(self._store, path)
         if md is None:
             return self.create_group(name, attributes=attributes)
-        if isinstance(md, ArrayMetadata):
+        if is_array_metadata(md):
             raise ContainsArrayError(f"{name!r} in group {self.name!r} is an array, not a group")
         return Group(self._store, path, md)
 
@@ -154,7 +165,7 @@ class Group(Node):
         md = read_metadata(self._store, path)
         if md is None:
             return self.create_array(name, shape=shape, dtype=dtype, **kwargs)
-        if isinstance(md, GroupMetadata):
+        if not is_array_metadata(md):
             raise ContainsGroupError(f"{name!r} in group {self.name!r} is a group, not an array")
         want_shape = normalize_shape(shape)
         if md.shape != want_shape:

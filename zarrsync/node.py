@@ -1,9 +1,10 @@
 """What arrays and groups share: node paths, reading and writing node metadata, creating
 ancestor groups, and the write-through attribute mapping.
 
-Hierarchy rules (``SPEC_CHECKLIST`` §1.1): a node at path ``a/b`` keeps its metadata at
-``a/b/zarr.json``; every ancestor must be a group with its own ``zarr.json`` (implicit groups do
-not exist in v3), so creating a node writes any missing ancestor group documents.
+Hierarchy rules (``SPEC_CHECKLIST`` §1.1, §4.1): a v3 node at path ``a/b`` keeps its metadata at
+``a/b/zarr.json``, a v2 node at ``a/b/.zarray`` or ``a/b/.zgroup`` (attributes in ``.zattrs``);
+every ancestor must be a group with its own document, so creating a node writes any missing
+ancestor group documents, in the new node's format.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Callable, Iterator, MutableMapping
 
 from .errors import ContainsArrayError, ContainsGroupError, MetadataError, ReadOnlyError
 from .metadata import META_KEY, ArrayMetadata, GroupMetadata, dumps, loads, parse_node
+from .metadata.v2 import (ZARRAY, ZATTRS, ZGROUP, ArrayMetadataV2, GroupMetadataV2, parse_array_metadata_v2,
+                          parse_group_metadata_v2)
 from .storage.base import Store
 
 __all__ = [
@@ -47,41 +50,75 @@ def child_path(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent and name else (parent or name)
 
 
-def meta_key(path: str) -> str:
-    return f"{path}/{META_KEY}" if path else META_KEY
+def meta_key(path: str, name: str = META_KEY) -> str:
+    """The store key of metadata document ``name`` (``zarr.json`` by default) of the node at ``path``."""
+    return f"{path}/{name}" if path else name
 
 
-def read_metadata(store: Store, path: str) -> ArrayMetadata | GroupMetadata | None:
-    """The metadata of the node at ``path``, or None when there is none."""
-    key = meta_key(path)
+def meta_keys(path: str) -> list[str]:
+    """Every metadata key a node at ``path`` may have, in either format."""
+    return [meta_key(path, name) for name in (META_KEY, ZARRAY, ZGROUP, ZATTRS)]
+
+
+def _load(store: Store, key: str) -> Any:
     data = store.get(key)
-    if data is None:
-        return None
-    try:
-        return parse_node(loads(data, key))
-    except MetadataError as e:
-        raise type(e)(f"{key}: {e}") from None
+    return None if data is None else loads(data, key)
 
 
-def write_metadata(store: Store, path: str, metadata: ArrayMetadata | GroupMetadata) -> None:
-    store.set(meta_key(path), dumps(metadata.to_json()))
+def read_metadata(store: Store, path: str) -> Any | None:
+    """The metadata of the node at ``path``, or None when there is none.
+
+    A ``zarr.json`` (v3) wins; otherwise ``.zarray`` or ``.zgroup`` (v2) with its ``.zattrs``.
+    """
+    for name in (META_KEY, ZARRAY, ZGROUP):
+        key = meta_key(path, name)
+        doc = _load(store, key)
+        if doc is None:
+            continue
+        try:
+            if name == META_KEY:
+                return parse_node(doc)
+            attrs = _load(store, meta_key(path, ZATTRS))
+            return parse_array_metadata_v2(doc, attrs) if name == ZARRAY else parse_group_metadata_v2(doc, attrs)
+        except MetadataError as e:
+            raise type(e)(f"{key}: {e}") from None
+    return None
 
 
-def ensure_parents(store: Store, path: str) -> None:
-    """Write a group ``zarr.json`` for every missing ancestor of ``path``; refuse array ancestors."""
+def write_metadata(store: Store, path: str, metadata: Any) -> None:
+    """Write a node's metadata: ``zarr.json`` (v3), or ``.zarray``/``.zgroup`` and ``.zattrs`` (v2)."""
+    if metadata.zarr_format == 3:
+        store.set(meta_key(path), dumps(metadata.to_json()))
+        return
+    name = ZARRAY if isinstance(metadata, ArrayMetadataV2) else ZGROUP
+    store.set(meta_key(path, name), dumps(metadata.to_json()))
+    if metadata.attributes or store.exists(meta_key(path, ZATTRS)):
+        store.set(meta_key(path, ZATTRS), dumps(metadata.attributes))
+
+
+def is_array_metadata(metadata: Any) -> bool:
+    """True for the metadata of an array, in either format."""
+    return isinstance(metadata, (ArrayMetadata, ArrayMetadataV2))
+
+
+def ensure_parents(store: Store, path: str, zarr_format: int = 3) -> None:
+    """Write a group document (of ``zarr_format``) for every missing ancestor of ``path``; refuse
+    array ancestors."""
     parts = path.split("/") if path else []
-    group_doc = dumps(GroupMetadata().to_json())
+    group = GroupMetadata() if zarr_format == 3 else GroupMetadataV2()
+    group_key, group_doc = (META_KEY if zarr_format == 3 else ZGROUP), dumps(group.to_json())
     for i in range(len(parts)):
         parent = "/".join(parts[:i])
-        key = meta_key(parent)
-        if store.set_if_not_exists(key, group_doc):
-            continue
         existing = read_metadata(store, parent)
-        if isinstance(existing, ArrayMetadata):
+        if existing is None:
+            if store.set_if_not_exists(meta_key(parent, group_key), group_doc):
+                continue
+            existing = read_metadata(store, parent)  # another writer created it meanwhile
+        if is_array_metadata(existing):
             raise ContainsArrayError(f"cannot create a node below {parent or '/'!r}: it is an array")
 
 
-def prepare_create(store: Store, path: str, overwrite: bool) -> None:
+def prepare_create(store: Store, path: str, overwrite: bool, zarr_format: int = 3) -> None:
     """Check that a node may be created at ``path``; with ``overwrite`` remove what is there."""
     if store.read_only:
         raise ReadOnlyError(f"cannot create a node in read-only {store!r}")
@@ -89,12 +126,14 @@ def prepare_create(store: Store, path: str, overwrite: bool) -> None:
         check_node_name(part)
     existing = read_metadata(store, path)
     if existing is not None and not overwrite:
-        cls = ContainsArrayError if isinstance(existing, ArrayMetadata) else ContainsGroupError
+        cls = ContainsArrayError if is_array_metadata(existing) else ContainsGroupError
         raise cls(f"a{'n array' if cls is ContainsArrayError else ' group'} already exists at {path or '/'!r}")
     if overwrite:
         store.delete_prefix(f"{path}/" if path else "")
-        store.delete(meta_key(path))
-    ensure_parents(store, path)
+        for key in meta_keys(path):
+            if store.supports_deletes or store.exists(key):
+                store.delete(key)
+    ensure_parents(store, path, zarr_format)
 
 
 class Attributes(MutableMapping):

@@ -11,8 +11,9 @@ Fill values (§4.3): ``null`` means none (missing chunks read as zeros); floats 
 strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; complex values are ``[re, im]``.
 
 Only numeric typestrs are handled here so far; strings, structured, datetime and object dtypes
-raise :class:`~zarrsync.errors.DataTypeError` naming the typestr. This module parses and writes
-the documents; binding them to codec chains is the array layer's job.
+raise :class:`~zarrsync.errors.DataTypeError` naming the typestr. Compressors: ``zstd`` and
+``gzip`` (their bytes equal the v3 codecs'); filters and other compressors come with the
+numcodecs-compatible codec layer.
 
 >>> md = parse_array_metadata_v2({"zarr_format": 2, "shape": [10], "chunks": [5], "dtype": ">i2",
 ...     "compressor": None, "fill_value": None, "order": "C", "filters": []})
@@ -28,12 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from ..codecs import BytesCodec, Codec, GzipCodec, TransposeCodec, ZstdCodec
+from ..codecs.base import ChunkSpec
 from ..dtypes import DataType, parse_data_type
-from ..errors import DataTypeError, FillValueError, MetadataError
+from ..errors import DataTypeError, FillValueError, MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding
 
 __all__ = [
-    "ArrayMetadataV2", "GroupMetadataV2", "parse_array_metadata_v2", "parse_group_metadata_v2",
+    "ArrayMetadataV2", "GroupMetadataV2", "v2_codec_chain", "v2_compressor_config", "parse_array_metadata_v2", "parse_group_metadata_v2",
     "parse_v2_dtype", "v2_typestr", "ZARRAY", "ZGROUP", "ZATTRS",
 ]
 
@@ -140,6 +143,7 @@ class ArrayMetadataV2:
     attributes: dict = dataclasses.field(default_factory=dict)
 
     zarr_format = 2
+    dimension_names = None  # v2 has none
 
     def __post_init__(self):
         for field, value, minimum in (("shape", self.shape, 0), ("chunks", self.chunk_shape, 1)):
@@ -166,6 +170,16 @@ class ArrayMetadataV2:
         """v2 chunk keys: indices joined by the dimension separator, no prefix; 0-d is ``"0"``."""
         return ChunkKeyEncoding("v2", self.dimension_separator)
 
+    def chunk_spec(self) -> ChunkSpec:
+        """What every chunk holds; a null fill value reads as zero (what zarr-python does)."""
+        fill = self.data_type.default_fill() if self.fill_value is None else self.fill_value
+        return ChunkSpec(self.chunk_shape, self.data_type.dtype, fill)
+
+    @property
+    def codecs(self) -> tuple[Codec, ...]:
+        """The equivalent codec chain: filters, ``transpose`` for F order, ``bytes``, compressor."""
+        return v2_codec_chain(self)
+
     def to_json(self) -> dict:
         """The ``.zarray`` document (attributes go to ``.zattrs``)."""
         doc = {
@@ -181,6 +195,41 @@ class ArrayMetadataV2:
         if self.dimension_separator != ".":
             doc["dimension_separator"] = self.dimension_separator
         return doc
+
+
+def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
+    """The one home of the v2 -> codec-chain mapping (``SPEC_CHECKLIST`` §1.10, §4.4): filters in
+    order, ``transpose`` reversing the axes for ``order: "F"`` (chunks are stored column-major),
+    ``bytes`` with the typestr's byte order, then the compressor."""
+    if md.filters:
+        raise UnknownExtensionError(f"v2 filters {[f['id'] for f in md.filters]} are not supported yet")
+    chain: list[Codec] = []
+    if md.order == "F" and len(md.shape) > 1:
+        chain.append(TransposeCodec(tuple(range(len(md.shape) - 1, -1, -1))))
+    chain.append(BytesCodec(md.endian))
+    if md.compressor is not None:
+        chain.append(_v2_compressor(md.compressor))
+    return tuple(chain)
+
+
+def _v2_compressor(config: dict) -> Codec:
+    """numcodecs compressor configs whose bytes equal a built-in v3 codec's."""
+    cid = config["id"]
+    if cid == "zstd":
+        return ZstdCodec(config.get("level", 0), bool(config.get("checksum", False)))
+    if cid == "gzip":
+        return GzipCodec(config.get("level", 1))
+    raise UnknownExtensionError(f"v2 compressor {cid!r} is not supported yet (supported: zstd, gzip)")
+
+
+def v2_compressor_config(codec: Codec) -> dict:
+    """The numcodecs-style ``.zarray`` config of a built-in compressor codec."""
+    if isinstance(codec, ZstdCodec):
+        # "checksum" only when true: tensorstore's v2 reader refuses the key, numcodecs defaults it
+        return {"id": "zstd", "level": codec.level, **({"checksum": True} if codec.checksum else {})}
+    if isinstance(codec, GzipCodec):
+        return {"id": "gzip", "level": codec.level}
+    raise UnknownExtensionError(f"codec {codec.name!r} has no Zarr v2 form yet (supported: zstd, gzip)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""Zarr v2 interop with zarr-python 3 (`zarr_format=2`), both ways."""
+
+import json
+
+import numcodecs
+import numpy as np
+import pytest
+import zarr
+
+import zarrsync
+
+CASES = [
+    # dtype, shape, chunks, order, compressor (numcodecs), fill
+    ("<f8", (10, 7), (4, 3), "C", None, 0.0),
+    (">i2", (9, 5), (4, 2), "F", numcodecs.Zstd(level=1), -3),
+    ("<f4", (5, 6, 3), (2, 6, 2), "F", numcodecs.GZip(level=1), np.nan),
+    ("|u1", (8, 8), (8, 3), "C", numcodecs.Zstd(level=3), 7),
+    ("<c16", (4,), (3,), "C", None, 1 - 2j),
+    ("|b1", (6,), (4,), "C", numcodecs.GZip(level=5), True),
+]
+
+
+def data_for(dtype, shape):
+    return (np.arange(int(np.prod(shape))) % 13 + 1).reshape(shape).astype(np.dtype(dtype))
+
+
+def case_id(c):
+    return f"{c[0]}-{len(c[1])}d-{c[3]}-{c[4].codec_id if c[4] else 'raw'}"
+
+
+@pytest.mark.parametrize("separator", [".", "/"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_zarr_python_writes_zarrsync_reads(tmp_path, case, separator):
+    dtype, shape, chunks, order, compressor, fill = case
+    path = str(tmp_path / "a.zarr")
+    z = zarr.create_array(store=path, shape=shape, chunks=chunks, dtype=dtype, zarr_format=2, order=order,
+                          compressors=compressor, fill_value=fill, chunk_key_encoding={"name": "v2", "separator": separator})
+    data = data_for(dtype, shape)
+    region = tuple(slice(0, s - 1) for s in shape)  # the last chunks stay unwritten: fill
+    z[region] = data[region]
+    expected = z[...]
+    a = zarrsync.open_array(path, mode="r")
+    assert a.zarr_format == 2 and a.shape == shape and a.chunks == chunks
+    np.testing.assert_array_equal(a[...], expected)
+
+
+@pytest.mark.parametrize("separator", [".", "/"])
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_zarrsync_writes_zarr_python_reads(tmp_path, case, separator):
+    dtype, shape, chunks, order, compressor, fill = case
+    path = str(tmp_path / "a.zarr")
+    a = zarrsync.create_array(path, shape=shape, chunks=chunks, dtype=dtype, zarr_format=2, order=order,
+                              dimension_separator=separator, fill_value=fill,
+                              compressors=None if compressor is None else compressor.get_config())
+    data = data_for(dtype, shape)
+    a[...] = data
+    z = zarr.open_array(path, mode="r")
+    assert z.metadata.zarr_format == 2
+    np.testing.assert_array_equal(z[...], data)
+    assert z.order == order if hasattr(z, "order") else True
+
+
+def test_hierarchies_both_ways(tmp_path):
+    p1 = str(tmp_path / "zp.zarr")
+    root = zarr.open_group(p1, mode="w", zarr_format=2)
+    root.attrs["title"] = "from zarr-python"
+    sub = root.create_group("sub")
+    arr = sub.create_array("x", shape=(4, 5), chunks=(2, 2), dtype="<i4", fill_value=0, compressors=numcodecs.Zstd(level=1))
+    arr[...] = np.arange(20).reshape(4, 5)
+    g = zarrsync.open_group(p1, mode="r")
+    assert g.zarr_format == 2 and g.attrs["title"] == "from zarr-python"
+    assert [n for n, _ in g.members(max_depth=None)] == ["sub", "sub/x"]
+    np.testing.assert_array_equal(g["sub/x"][...], np.arange(20).reshape(4, 5))
+
+    p2 = str(tmp_path / "zs.zarr")
+    h = zarrsync.open_group(p2, mode="w", zarr_format=2, attributes={"title": "from zarrsync"})
+    y = h.create_array("sub/y", shape=(3, 3), chunks=(2, 2), dtype="<f8", fill_value=np.nan)
+    y[0] = [1, 2, 3]
+    y.attrs["units"] = "m"
+    zg = zarr.open_group(p2, mode="r")
+    assert zg.metadata.zarr_format == 2 and zg.attrs["title"] == "from zarrsync"
+    zy = zg["sub/y"]
+    assert zy.attrs["units"] == "m"
+    expected = np.full((3, 3), np.nan)
+    expected[0] = [1, 2, 3]
+    np.testing.assert_array_equal(zy[...], expected)
+    assert json.load(open(f"{p2}/sub/y/.zarray"))["fill_value"] == "NaN"
