@@ -85,3 +85,56 @@ def test_hierarchies_both_ways(tmp_path):
     expected[0] = [1, 2, 3]
     np.testing.assert_array_equal(zy[...], expected)
     assert json.load(open(f"{p2}/sub/y/.zarray"))["fill_value"] == "NaN"
+
+
+FILTER_CASES = [
+    ("<f8", [numcodecs.Delta(dtype="<f8")]),
+    ("<f8", [numcodecs.FixedScaleOffset(offset=1000, scale=10, dtype="<f8", astype="<i4")]),
+    ("<f4", [numcodecs.Quantize(digits=2, dtype="<f4")]),
+    ("<f8", [numcodecs.AsType(encode_dtype="<f4", decode_dtype="<f8")]),
+    ("<i4", [numcodecs.Delta(dtype="<i4", astype="<i2"), numcodecs.Shuffle(elementsize=2)]),
+]
+
+
+@pytest.mark.parametrize("dtype, filters", FILTER_CASES, ids=lambda v: str(v))
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_v2_filters_and_blosc_both_ways(tmp_path, dtype, filters, order):
+    data = (np.arange(12 * 7) % 50).reshape(12, 7).astype(dtype)
+    p1 = str(tmp_path / "zp.zarr")
+    z = zarr.create_array(store=p1, shape=data.shape, chunks=(5, 3), dtype=dtype, zarr_format=2, order=order,
+                          filters=filters, compressors=numcodecs.Blosc(cname="zstd", clevel=3, shuffle=2))
+    z[...] = data
+    assert json.load(open(f"{p1}/.zarray"))["compressor"]["id"] == "blosc"
+    np.testing.assert_array_equal(zarrsync.open_array(p1, mode="r")[...], z[...])
+    p2 = str(tmp_path / "zs.zarr")
+    a = zarrsync.create_array(p2, shape=data.shape, chunks=(5, 3), dtype=dtype, zarr_format=2, order=order,
+                              filters=filters, compressors=numcodecs.Blosc(cname="lz4", clevel=5, shuffle=1))
+    a[...] = data
+    np.testing.assert_array_equal(zarr.open_array(p2, mode="r")[...], a[...])
+    np.testing.assert_array_equal(a[...], z[...])
+
+
+@pytest.mark.parametrize("codecs", [
+    dict(filters=[numcodecs.Delta(dtype="<f8")], compressors=[numcodecs.Zlib(level=3), numcodecs.CRC32()]),
+    dict(filters=None, compressors=[numcodecs.LZ4()]),
+    dict(filters=None, compressors=[numcodecs.BZ2(level=1), numcodecs.Adler32()]),
+])
+def test_v3_numcodecs_names_both_ways(tmp_path, codecs):
+    from zarr.codecs import numcodecs as zn  # zarr-python's numcodecs.* v3 wrappers
+
+    def zp(c):
+        return getattr(zn, type(c).__name__)(**{k: v for k, v in c.get_config().items() if k != "id"})
+
+    data = np.arange(60.0).reshape(6, 10)
+    p1 = str(tmp_path / "zp.zarr")
+    z = zarr.create_array(store=p1, shape=data.shape, chunks=(4, 4), dtype="<f8",
+                          filters=[zp(f) for f in codecs["filters"] or []], compressors=[zp(c) for c in codecs["compressors"]])
+    z[...] = data
+    names = [c["name"] for c in json.load(open(f"{p1}/zarr.json"))["codecs"]]
+    assert all(n == "bytes" or n.startswith("numcodecs.") for n in names)
+    np.testing.assert_array_equal(zarrsync.open_array(p1, mode="r")[...], data)
+    p2 = str(tmp_path / "zs.zarr")
+    a = zarrsync.create_array(p2, shape=data.shape, chunks=(4, 4), dtype="<f8", **codecs)
+    a[...] = data
+    assert [c["name"] for c in json.load(open(f"{p2}/zarr.json"))["codecs"]] == names
+    np.testing.assert_array_equal(zarr.open_array(p2, mode="r")[...], data)

@@ -24,12 +24,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from .codecs import (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, Codec, Crc32cCodec,
-                     ShardingCodec, ZstdCodec, parse_codec)
+                     NumcodecsLike, ShardingCodec, ZstdCodec, numcodecs_v3_codec, parse_codec)
 from .codecs.base import SkippedCodec
 from .dtypes import parse_data_type
 from .errors import CodecError, MetadataError
 from .metadata import ArrayMetadata, parse_chunk_key_encoding
-from .metadata.v2 import ArrayMetadataV2, v2_compressor_config
+from .metadata.v2 import ArrayMetadataV2, v2_codec_config
 
 __all__ = ["build_array_metadata", "guess_chunks", "normalize_shape"]
 
@@ -72,7 +72,10 @@ def _codec_list(value: Any, kind: type, what: str) -> list[Codec]:
         value = [value]
     codecs = []
     for v in value:
-        codec = parse_codec(v)
+        if not isinstance(v, (Codec, dict, str)) and isinstance(v, NumcodecsLike):
+            codec = numcodecs_v3_codec(v, kind="filter" if kind is ArrayArrayCodec else "bytes")
+        else:
+            codec = parse_codec(v)
         if not isinstance(codec, (kind, SkippedCodec)):
             raise CodecError(f"{what}: codec {codec.name!r} is not an {kind.__name__.replace('Codec', '')} codec")
         codecs.append(codec)
@@ -169,34 +172,47 @@ _V2_DEFAULT_COMPRESSOR = {"id": "zstd", "level": 0}  # no "checksum" key: tensor
 
 def _v2_metadata(shape, dtype, data_type, chunk_shape, fill_value, compressors, filters, serializer, attributes,
                  dimension_names, chunk_key_encoding, shards, order, dimension_separator) -> ArrayMetadataV2:
-    """A new v2 array's ``.zarray`` (what ``create_array(zarr_format=2, ...)`` builds)."""
-    for name, value in (("shards", shards), ("dimension_names", dimension_names), ("filters", filters or None)):
+    """A new v2 array's ``.zarray`` (what ``create_array(zarr_format=2, ...)`` builds).
+
+    ``compressors`` is at most one compressor and ``filters`` a list, each given as a numcodecs
+    config (``{"id": ...}``), a numcodecs-like object (zarrsync's or numcodecs' own), or a
+    built-in codec that has a v2 form (``zstd``, ``gzip``, ``blosc``).
+    """
+    for name, value in (("shards", shards), ("dimension_names", dimension_names)):
         if value is not None:
-            raise MetadataError(f"{name} are not supported for Zarr v2 arrays here"
-                                + (" yet" if name == "filters" else " (Zarr v3 only)"))
+            raise MetadataError(f"{name} are a Zarr v3 feature; this array is Zarr v2")
     if serializer not in ("auto", None):
         raise MetadataError("a serializer is a Zarr v3 setting; v2 arrays always use their dtype's byte layout")
     if compressors == "auto":
-        compressor = dict(_V2_DEFAULT_COMPRESSOR)
+        given = [dict(_V2_DEFAULT_COMPRESSOR)]
     else:
-        given = [] if compressors is None else (
-            [compressors] if isinstance(compressors, (Codec, dict, str)) else list(compressors))
-        if len(given) > 1:
-            raise MetadataError(f"a Zarr v2 array has at most one compressor, got {len(given)}")
-        compressor = None
-        if given:
-            c = given[0]
-            if isinstance(c, dict) and "id" in c:
-                compressor = dict(c)
-            else:
-                compressor = v2_compressor_config(parse_codec(c))
+        given = _as_list(compressors)
+    if len(given) > 1:
+        raise MetadataError(f"a Zarr v2 array has at most one compressor, got {len(given)}")
+    compressor = v2_codec_config(_maybe_parse(given[0])) if given else None
+    filter_configs = tuple(v2_codec_config(_maybe_parse(f)) for f in _as_list(filters)) or None
     if isinstance(chunk_key_encoding, dict) and dimension_separator is None:
         dimension_separator = (chunk_key_encoding.get("configuration") or chunk_key_encoding).get("separator")
     endian = None if data_type.itemsize == 1 else ("big" if _big_endian(dtype) else "little")
     md = ArrayMetadataV2(
         shape=shape, chunk_shape=chunk_shape, data_type=data_type, endian=endian,
         fill_value=data_type.cast_fill(fill_value), order=order or "C", compressor=compressor,
-        filters=None, dimension_separator=dimension_separator or ".", attributes=dict(attributes or {}),
+        filters=filter_configs, dimension_separator=dimension_separator or ".", attributes=dict(attributes or {}),
     )
-    md.codecs  # noqa: B018 - refuse an unsupported compressor now, not at the first write
+    md.codecs  # noqa: B018 - refuse an unusable codec now, not at the first write
     return md
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _maybe_parse(value: Any) -> Any:
+    """v3 codec JSON (``{"name": ...}``) or a name becomes a codec; anything else stays as given."""
+    if isinstance(value, str) or (isinstance(value, dict) and "name" in value and "id" not in value):
+        return parse_codec(value)
+    return value

@@ -1,9 +1,13 @@
 """Codecs. Each built-in codec is registered here, one line each; see :mod:`.registry`."""
 
+from . import numcodecs_builtin  # noqa: F401  (registers the numcodecs-compatible codecs)
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec
+from .blosc import BloscCodec
 from .bytes_ import BytesCodec
 from .crc32c_ import Crc32cCodec
 from .gzip import GzipCodec
+from .numcodecs_api import NumcodecsLike, get_codec, register_codec
+from .numcodecs_wrap import NumcodecsArrayCodec, NumcodecsBytesCodec, numcodecs_v3_codec
 from .registry import get_codec_class, parse_codec, register, registered_names
 from .sharding import ShardingCodec
 from .transpose import TransposeCodec
@@ -15,9 +19,12 @@ register(GzipCodec)
 register(ZstdCodec)
 register(Crc32cCodec)
 register(ShardingCodec)
+register(BloscCodec)
 
 __all__ = [
     "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "ChunkSpec",
     "BytesCodec", "TransposeCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "ShardingCodec",
+    "BloscCodec", "NumcodecsLike", "NumcodecsArrayCodec", "NumcodecsBytesCodec", "numcodecs_v3_codec",
+    "get_codec", "register_codec",
     "register", "parse_codec", "get_codec_class", "registered_names",
 ]

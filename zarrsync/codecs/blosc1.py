@@ -337,7 +337,6 @@ def _decode_body(buf: memoryview, out: np.ndarray) -> None:
     shuffle = (flags & DOSHUFFLE) and typesize > 1
     bitshuffle = not shuffle and flags & DOBITSHUFFLE
     dont_split = flags & DONT_SPLIT
-    src = np.frombuffer(buf, np.uint8, cbytes)
     for j in range(nblocks):
         is_leftover = leftover and j == nblocks - 1
         bsize = leftover if is_leftover else blocksize

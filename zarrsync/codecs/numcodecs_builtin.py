@@ -7,6 +7,7 @@ numcodecs 0.16 namesake (``SPEC_CHECKLIST`` §4.6, §6), and is registered with
 - compressors: ``zlib``, ``gzip``, ``bz2``, ``lzma``, ``zstd``, ``lz4`` (u32le size ‖ LZ4 block);
 - checksums: ``crc32``, ``adler32`` (u32le, prepended unless ``location="end"``), ``crc32c``
   (appended), ``fletcher32`` (HDF5 variant, appended), ``jenkins_lookup3`` (appended);
+- ``blosc`` (zarrsync's own Blosc1 implementation);
 - filters: ``delta``, ``fixedscaleoffset``, ``quantize``, ``bitround``, ``packbits``,
   ``categorize``, ``astype``, ``shuffle``.
 
@@ -38,6 +39,7 @@ import zstandard
 from crc32c import crc32c as _crc32c
 
 from ..errors import CodecError, CorruptChunkError
+from .blosc1 import blosc_compress, blosc_decompress, blosc_decompress_into
 from .gzip import gunzip
 from .numcodecs_api import NumcodecsCodec, ensure_contiguous_bytes, ensure_ndarray, fill_out, register_codec
 from .zstd import zstd_decompress
@@ -721,3 +723,41 @@ for _cls in (Zlib, GZip, BZ2, LZMA, Zstd, LZ4, CRC32, Adler32, CRC32C, Fletcher3
              FixedScaleOffset, Quantize, BitRound, PackBits, Categorize, AsType, Shuffle):
     register_codec(_cls)
 del _cls
+
+
+class Blosc(NumcodecsCodec):
+    """numcodecs ``Blosc``: one Blosc1 chunk (``SPEC_CHECKLIST`` §5), on zarrsync's own
+    implementation (:mod:`~zarrsync.codecs.blosc1`). ``shuffle``: 0 none, 1 byte, 2 bit, -1 auto
+    (bit-shuffle for 1-byte items, else byte); the typesize is the input's item size."""
+
+    codec_id = "blosc"
+    config_keys = ("cname", "clevel", "shuffle", "blocksize")
+    NOSHUFFLE, SHUFFLE, BITSHUFFLE, AUTOSHUFFLE = 0, 1, 2, -1
+    _MAX_DECODED = (1 << 31) - 1 - 16  # the Blosc1 format's own limit
+
+    def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = 1, blocksize: int = 0):
+        if shuffle not in (-1, 0, 1, 2):
+            raise CodecError(f"codec 'blosc': shuffle must be -1, 0, 1 or 2, got {shuffle!r}")
+        if not isinstance(clevel, int) or not 0 <= clevel <= 9:
+            raise CodecError(f"codec 'blosc': clevel must be an integer 0..9, got {clevel!r}")
+        self.cname, self.clevel, self.shuffle, self.blocksize = cname, clevel, shuffle, blocksize
+
+    def get_config(self) -> dict:
+        return {"id": self.codec_id, "cname": self.cname, "clevel": self.clevel, "shuffle": self.shuffle,
+                "blocksize": self.blocksize}
+
+    def encode(self, buf: Any) -> bytes:
+        arr = ensure_ndarray(buf)
+        typesize = arr.dtype.itemsize
+        shuffle = self.shuffle if self.shuffle != -1 else (2 if typesize == 1 else 1)
+        return blosc_compress(ensure_contiguous_bytes(arr), typesize, self.cname, self.clevel, shuffle, self.blocksize)
+
+    def decode(self, buf: Any, out: Any = None) -> Any:
+        if out is not None:
+            dst = ensure_contiguous_bytes(out)
+            blosc_decompress_into(buf, memoryview(dst).cast("B"))
+            return out
+        return blosc_decompress(buf, self._MAX_DECODED)
+
+
+register_codec(Blosc)

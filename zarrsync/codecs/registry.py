@@ -78,8 +78,19 @@ def parse_codec(value: Any) -> Codec:
     else:
         raise CodecError(f"a codec is an object, a name or a Codec instance, got {value!r}")
     cls = get_codec_class(name)
+    if cls is None and name.startswith("numcodecs."):
+        return _numcodecs_v3(name, config)
     if cls is None:
         if must is False:
             return SkippedCodec(dict(value))
         raise UnknownExtensionError(f"unknown Zarr v3 codec {name!r}")
     return cls.from_config(config)
+
+
+def _numcodecs_v3(name: str, config: Any) -> Codec:
+    """``numcodecs.<id>`` (zarr-python's convention): the numcodecs-compatible codec ``<id>``,
+    configured by ``configuration`` (which has no ``"id"``), wrapped for a v3 chain."""
+    from .numcodecs_wrap import numcodecs_v3_codec  # the wrappers build on this module's classes
+    if config is not None and not isinstance(config, dict):
+        raise CodecError(f"codec {name!r}: configuration must be an object, got {config!r}")
+    return numcodecs_v3_codec({**(config or {}), "id": name[len("numcodecs."):]})

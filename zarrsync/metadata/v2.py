@@ -11,9 +11,9 @@ Fill values (§4.3): ``null`` means none (missing chunks read as zeros); floats 
 strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; complex values are ``[re, im]``.
 
 Only numeric typestrs are handled here so far; strings, structured, datetime and object dtypes
-raise :class:`~zarrsync.errors.DataTypeError` naming the typestr. Compressors: ``zstd`` and
-``gzip`` (their bytes equal the v3 codecs'); filters and other compressors come with the
-numcodecs-compatible codec layer.
+raise :class:`~zarrsync.errors.DataTypeError` naming the typestr. Filters and compressors are any
+numcodecs-compatible codec (:mod:`zarrsync.codecs.numcodecs_builtin`, or one registered with
+``register_codec``).
 
 >>> md = parse_array_metadata_v2({"zarr_format": 2, "shape": [10], "chunks": [5], "dtype": ">i2",
 ...     "compressor": None, "fill_value": None, "order": "C", "filters": []})
@@ -29,14 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from ..codecs import BytesCodec, Codec, GzipCodec, TransposeCodec, ZstdCodec
+from ..codecs import (BloscCodec, BytesCodec, Codec, GzipCodec, NumcodecsArrayCodec, NumcodecsBytesCodec,
+                      TransposeCodec, ZstdCodec, get_codec)
 from ..codecs.base import ChunkSpec
+from ..codecs.blosc import SHUFFLE_NAMES
+from ..codecs.numcodecs_api import check_numcodecs_like
 from ..dtypes import DataType, parse_data_type
 from ..errors import DataTypeError, FillValueError, MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding
 
 __all__ = [
-    "ArrayMetadataV2", "GroupMetadataV2", "v2_codec_chain", "v2_compressor_config", "parse_array_metadata_v2", "parse_group_metadata_v2",
+    "ArrayMetadataV2", "GroupMetadataV2", "v2_codec_chain", "v2_codec_config", "parse_array_metadata_v2", "parse_group_metadata_v2",
     "parse_v2_dtype", "v2_typestr", "ZARRAY", "ZGROUP", "ZATTRS",
 ]
 
@@ -198,14 +201,14 @@ class ArrayMetadataV2:
 
 
 def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
-    """The one home of the v2 -> codec-chain mapping (``SPEC_CHECKLIST`` §1.10, §4.4): filters in
-    order, ``transpose`` reversing the axes for ``order: "F"`` (chunks are stored column-major),
-    ``bytes`` with the typestr's byte order, then the compressor."""
-    if md.filters:
-        raise UnknownExtensionError(f"v2 filters {[f['id'] for f in md.filters]} are not supported yet")
+    """The one home of the v2 -> codec-chain mapping (``SPEC_CHECKLIST`` §1.10, §4.4):
+    ``transpose`` reversing the axes for ``order: "F"`` (chunks are stored column-major, and the
+    filters see them in that order), the filters in order, ``bytes`` with the typestr's byte
+    order, then the compressor."""
     chain: list[Codec] = []
     if md.order == "F" and len(md.shape) > 1:
         chain.append(TransposeCodec(tuple(range(len(md.shape) - 1, -1, -1))))
+    chain.extend(NumcodecsArrayCodec(get_codec(f)) for f in md.filters or ())
     chain.append(BytesCodec(md.endian))
     if md.compressor is not None:
         chain.append(_v2_compressor(md.compressor))
@@ -213,23 +216,37 @@ def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
 
 
 def _v2_compressor(config: dict) -> Codec:
-    """numcodecs compressor configs whose bytes equal a built-in v3 codec's."""
+    """zstd and gzip map to the built-in v3 codecs (same bytes, and zstd's fast read paths);
+    any other id to the numcodecs-compatible codec of that id."""
     cid = config["id"]
     if cid == "zstd":
         return ZstdCodec(config.get("level", 0), bool(config.get("checksum", False)))
     if cid == "gzip":
         return GzipCodec(config.get("level", 1))
-    raise UnknownExtensionError(f"v2 compressor {cid!r} is not supported yet (supported: zstd, gzip)")
+    return NumcodecsBytesCodec(get_codec(config))
 
 
-def v2_compressor_config(codec: Codec) -> dict:
-    """The numcodecs-style ``.zarray`` config of a built-in compressor codec."""
+def v2_codec_config(codec: Any) -> dict:
+    """The numcodecs-style ``.zarray`` config of a compressor or filter: a config dict, a
+    numcodecs-like object, a wrapped one, or a built-in codec with a v2 form."""
+    if isinstance(codec, dict):
+        if not isinstance(codec.get("id"), str):
+            raise MetadataError(f"a v2 codec config needs an 'id', got {codec!r}")
+        get_codec(codec)  # refuse an unknown id now
+        return dict(codec)
+    if isinstance(codec, (NumcodecsBytesCodec, NumcodecsArrayCodec)):
+        return codec.codec.get_config()
     if isinstance(codec, ZstdCodec):
         # "checksum" only when true: tensorstore's v2 reader refuses the key, numcodecs defaults it
         return {"id": "zstd", "level": codec.level, **({"checksum": True} if codec.checksum else {})}
     if isinstance(codec, GzipCodec):
         return {"id": "gzip", "level": codec.level}
-    raise UnknownExtensionError(f"codec {codec.name!r} has no Zarr v2 form yet (supported: zstd, gzip)")
+    if isinstance(codec, BloscCodec):
+        return {"id": "blosc", "cname": codec.cname, "clevel": codec.clevel,
+                "shuffle": SHUFFLE_NAMES.index(codec.shuffle), "blocksize": codec.blocksize}
+    if isinstance(codec, Codec):
+        raise UnknownExtensionError(f"codec {codec.name!r} has no Zarr v2 form")
+    return check_numcodecs_like(codec).get_config()
 
 
 @dataclasses.dataclass(frozen=True)

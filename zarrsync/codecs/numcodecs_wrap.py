@@ -1,0 +1,136 @@
+"""numcodecs-style codecs inside a v3 codec chain (and behind Zarr v2 filters and compressors).
+
+zarr-python's convention (``SPEC_CHECKLIST`` §7): a numcodecs codec ``<id>`` appears in v3
+metadata as ``{"name": "numcodecs.<id>", "configuration": <its config without "id">}``.
+Compressors and checksums become bytes -> bytes codecs (:class:`NumcodecsBytesCodec`); filters
+become array -> array codecs (:class:`NumcodecsArrayCodec`), whose output may change dtype or
+shape (``astype``, ``packbits``). Any object satisfying
+:class:`~zarrsync.codecs.numcodecs_api.NumcodecsLike` works: zarrsync's own implementations, the
+real numcodecs classes, or a third party's.
+
+Both wrappers hand the inner codec an ndarray of the chunk's dtype, as zarr-python's pipeline
+does, so codecs that read the item size (Blosc's typesize, Shuffle) see the right one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..errors import CodecError, CorruptChunkError
+from .base import ArrayArrayCodec, BytesBytesCodec, ChunkSpec
+from .numcodecs_api import check_numcodecs_like, get_codec
+
+__all__ = ["NumcodecsBytesCodec", "NumcodecsArrayCodec", "numcodecs_v3_codec", "FILTER_IDS"]
+
+#: numcodecs ids that act on arrays (filters); the others act on bytes
+FILTER_IDS = frozenset({"delta", "fixedscaleoffset", "quantize", "bitround", "packbits", "categorize", "astype"})
+
+
+def _config_without_id(codec: Any) -> dict:
+    return {k: v for k, v in codec.get_config().items() if k != "id"}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NumcodecsBytesCodec(BytesBytesCodec):
+    """A numcodecs compressor or checksum as a v3 bytes -> bytes codec."""
+
+    codec: Any
+
+    def __post_init__(self):
+        check_numcodecs_like(self.codec)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "numcodecs." + self.codec.codec_id
+
+    def to_config(self) -> dict:
+        return _config_without_id(self.codec)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NumcodecsBytesCodec) and self.codec.get_config() == other.codec.get_config()
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def encode(self, data, spec: ChunkSpec) -> bytes:
+        view = memoryview(data).cast("B")
+        if len(view) % spec.dtype.itemsize == 0:  # the typed view numcodecs would have seen
+            view = np.frombuffer(view, dtype=spec.dtype)
+        return bytes(memoryview(self.codec.encode(view)).cast("B"))
+
+    def decode(self, data, spec: ChunkSpec, expected_size: int | None) -> bytes:
+        try:
+            out = self.codec.decode(data)
+        except CorruptChunkError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure of a foreign codec is corrupt input to us
+            raise CorruptChunkError(f"codec {self.name!r}: {e}") from None
+        return memoryview(np.ascontiguousarray(out)).cast("B") if isinstance(out, np.ndarray) else out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NumcodecsArrayCodec(ArrayArrayCodec):
+    """A numcodecs filter as a v3 array -> array codec.
+
+    The encoded representation (dtype and shape) is found once, when the chain is bound, by
+    encoding a chunk of zeros; a result with as many elements as the chunk keeps its shape,
+    anything else (``packbits``) is one-dimensional.
+    """
+
+    codec: Any
+
+    def __post_init__(self):
+        check_numcodecs_like(self.codec)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "numcodecs." + self.codec.codec_id
+
+    def to_config(self) -> dict:
+        return _config_without_id(self.codec)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NumcodecsArrayCodec) and self.codec.get_config() == other.codec.get_config()
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        probe = np.asarray(self.codec.encode(np.zeros(spec.shape, dtype=spec.dtype)))
+        shape = spec.shape if probe.size == spec.size else probe.shape
+        return ChunkSpec(tuple(shape), probe.dtype.newbyteorder("=") if probe.dtype.byteorder == ">" else probe.dtype,
+                         probe.dtype.type(0))
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        out = np.asarray(self.codec.encode(np.ascontiguousarray(chunk)))
+        encoded = self.resolve(spec)
+        return out.reshape(encoded.shape) if out.size == encoded.size else out
+
+    def decode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        try:
+            out = np.asarray(self.codec.decode(np.ascontiguousarray(chunk)))
+        except Exception as e:  # noqa: BLE001
+            raise CorruptChunkError(f"codec {self.name!r}: {e}") from None
+        if out.dtype != spec.dtype:
+            # a filter that decodes to raw bytes (shuffle) is reinterpreted, as zarr-python does;
+            # one that decodes to values of another type is cast
+            out = np.ascontiguousarray(out)
+            out = out.view(spec.dtype) if out.nbytes == spec.nbytes else out.astype(spec.dtype)
+        return out.reshape(spec.shape)
+
+
+def numcodecs_v3_codec(codec_or_config: Any, *, kind: str | None = None):
+    """Wrap a numcodecs-like codec (or its config dict, with ``"id"``) for a v3 chain.
+
+    ``kind`` is ``"filter"`` or ``"bytes"``; by default it follows the codec id.
+    """
+    codec = get_codec(codec_or_config) if isinstance(codec_or_config, dict) else codec_or_config
+    check_numcodecs_like(codec)
+    if kind is None:
+        kind = "filter" if codec.codec_id in FILTER_IDS else "bytes"
+    if kind not in ("filter", "bytes"):
+        raise CodecError(f"kind must be 'filter' or 'bytes', got {kind!r}")
+    return NumcodecsArrayCodec(codec) if kind == "filter" else NumcodecsBytesCodec(codec)
