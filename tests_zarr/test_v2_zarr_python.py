@@ -138,3 +138,23 @@ def test_v3_numcodecs_names_both_ways(tmp_path, codecs):
     a[...] = data
     assert [c["name"] for c in json.load(open(f"{p2}/zarr.json"))["codecs"]] == names
     np.testing.assert_array_equal(zarr.open_array(p2, mode="r")[...], data)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_consolidated_metadata_both_ways(tmp_path, fmt):
+    p1 = str(tmp_path / "zp.zarr")
+    root = zarr.open_group(p1, mode="w", zarr_format=fmt)
+    root.attrs["title"] = "zp"
+    root.create_group("sub").create_array("x", shape=(3,), dtype="<i4", compressors=None).attrs["u"] = 1
+    zarr.consolidate_metadata(p1)
+    g = zarrsync.open_consolidated(p1)
+    assert [n for n, _ in g.members(max_depth=None)] == ["sub", "sub/x"]
+    assert g["sub/x"].attrs["u"] == 1 and g.attrs["title"] == "zp"
+
+    p2 = str(tmp_path / "zs.zarr")
+    h = zarrsync.open_group(p2, mode="w", zarr_format=fmt, attributes={"title": "zs"})
+    h.create_group("sub").create_array("y", shape=(2, 2), dtype="<f8", compressors=None, attributes={"v": 2})
+    zarrsync.consolidate_metadata(p2)
+    zg = zarr.open_consolidated(p2, zarr_format=fmt)
+    assert sorted(k for k, _ in zg.members(max_depth=None)) == ["sub", "sub/y"]
+    assert zg["sub/y"].attrs["v"] == 2 and zg.attrs["title"] == "zs"

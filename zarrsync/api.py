@@ -11,13 +11,16 @@ import numpy as np
 
 from .array import Array, async_twin
 from .creation import build_array_metadata
-from .errors import ArrayNotFoundError, ContainsArrayError, ContainsGroupError, GroupNotFoundError, NodeNotFoundError
+from .consolidated import consolidate, read_consolidated
+from .errors import (ArrayNotFoundError, ContainsArrayError, ContainsGroupError, GroupNotFoundError, MetadataError,
+                     NodeNotFoundError)
 from .group import Group, open_node
 from .node import is_array_metadata, normalize_path, read_metadata
 from .storage import store_from
 
 __all__ = [
     "create_array", "open_array", "open", "open_group", "create_group", "group", "array",
+    "consolidate_metadata", "open_consolidated",
     "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like",
 ]
 
@@ -147,10 +150,13 @@ def create_group(store: Any = None, *, path: str | None = None, overwrite: bool 
 
 
 def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
-               attributes: dict | None = None, zarr_format: int | None = None) -> Group:
+               attributes: dict | None = None, zarr_format: int | None = None,
+               use_consolidated: bool | None = None) -> Group:
     """Open a group. With mode ``"a"`` (default) or ``"w"``/``"w-"``, create it if missing.
 
     ``"r"`` and ``"r+"`` require it to exist (:class:`~zarrsync.errors.GroupNotFoundError`).
+    ``use_consolidated``: None (default) lists members from consolidated metadata when the group
+    has it, True requires it, False never uses it (see :func:`consolidate_metadata`).
     """
     _check_mode(mode)
     st = store_from(store, mode="r" if mode == "r" else "a")
@@ -168,7 +174,34 @@ def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
     if is_array_metadata(md):
         raise ContainsArrayError(f"{node_path or '/'!r} is an array, not a group")
     _check_format(md, zarr_format)
-    return Group(st, node_path, md)
+    nodes = None if use_consolidated is False else read_consolidated(st, node_path, md)
+    if nodes is None and use_consolidated:
+        raise MetadataError(f"the group at {node_path or '/'!r} has no consolidated metadata")
+    return Group(st, node_path, md, consolidated=nodes)
+
+
+def consolidate_metadata(store: Any, *, path: str | None = None) -> Group:
+    """Store the metadata of every node below the group at ``path`` in one document (v3: in the
+    group's ``zarr.json``; v2: ``.zmetadata``) and return the group, opened with it.
+
+    Readers of remote stores then list a hierarchy with one read. It is a snapshot: run it again
+    after changing the hierarchy.
+
+    >>> import zarrsync
+    >>> g = zarrsync.create_group(None)
+    >>> _ = g.create_array("a/b", shape=(2,), dtype="i1")
+    >>> [n for n, _ in zarrsync.consolidate_metadata(g.store).members(max_depth=None)]
+    ['a', 'a/b']
+    """
+    st = store_from(store)
+    node_path = normalize_path(path)
+    consolidate(st, node_path)
+    return open_group(st, path=node_path, mode="r+", use_consolidated=True)
+
+
+def open_consolidated(store: Any, *, path: str | None = None, mode: str = "r") -> Group:
+    """Open a group that must have consolidated metadata (``open_group(use_consolidated=True)``)."""
+    return open_group(store, path=path, mode=mode, use_consolidated=True)
 
 
 def group(store: Any = None, *, path: str | None = None, overwrite: bool = False,
@@ -293,5 +326,7 @@ zeros_like_async = async_twin(zeros_like)
 ones_like_async = async_twin(ones_like)
 full_like_async = async_twin(full_like)
 empty_like_async = async_twin(empty_like)
+consolidate_metadata_async = async_twin(consolidate_metadata)
+open_consolidated_async = async_twin(open_consolidated)
 
 __all__ += [n + "_async" for n in list(__all__)]

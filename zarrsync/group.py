@@ -10,12 +10,11 @@ from .dtypes import parse_data_type
 from .errors import ContainsArrayError, ContainsGroupError, MetadataError, NodeNotFoundError, ValueShapeError
 from .metadata import GroupMetadata
 from .metadata.v2 import GroupMetadataV2
-from .node import Node, child_path, is_array_metadata, meta_keys, normalize_path, prepare_create, read_metadata, write_metadata
+from .node import (Node, child_path, is_array_metadata, meta_keys, normalize_path, prepare_create, read_metadata,
+                   walk_nodes, write_metadata)
 from .storage.base import Store
 
 __all__ = ["Group", "open_node"]
-
-_METADATA_NAMES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 
 
 def open_node(store: Store, path: str) -> Array | "Group":
@@ -49,6 +48,10 @@ class Group(Node):
         write_metadata(store, path, metadata)
         return cls(store, path, metadata)
 
+    def __init__(self, store: Store, path: str, metadata: Any, *, consolidated: dict | None = None):
+        super().__init__(store, path, metadata)
+        self._consolidated = consolidated  # relative path -> metadata, from consolidated metadata
+
     @property
     def metadata(self) -> GroupMetadata:
         return self._metadata
@@ -69,6 +72,9 @@ class Group(Node):
 
     def __getitem__(self, name: str) -> Array | "Group":
         """The member at ``name``; nested paths (``"a/b/c"``) are allowed."""
+        rel = normalize_path(name)
+        if self._consolidated is not None and rel in self._consolidated:
+            return self._node(rel, self._consolidated[rel])
         try:
             return open_node(self._store, self._member(name))
         except NodeNotFoundError:
@@ -98,28 +104,25 @@ class Group(Node):
         """``(name, node)`` for each member, sorted by name.
 
         ``max_depth=0`` (default) lists direct children; ``None`` walks the whole tree, naming
-        nested members by their path relative to this group.
+        nested members by their path relative to this group. A group opened with consolidated
+        metadata lists them from it (no read per node).
         """
-        found: list[tuple[str, Any]] = []
-        self._walk("", max_depth, found)
-        return tuple(found)
+        if self._consolidated is not None:
+            found = sorted(((rel, md) for rel, md in self._consolidated.items()
+                            if max_depth is None or rel.count("/") <= max_depth), key=lambda r: r[0].split("/"))
+        else:
+            found = walk_nodes(self._store, self._path, max_depth)
+        return tuple((rel, self._node(rel, md)) for rel, md in found)
 
-    def _walk(self, rel: str, depth: int | None, found: list) -> None:
-        base = child_path(self._path, rel)
-        for name in sorted(self._store.list_dir(base)):
-            if name.startswith("__") or name in _METADATA_NAMES:
-                continue
-            path = child_path(base, name)
-            md = read_metadata(self._store, path)
-            if md is None:
-                continue
-            relname = f"{rel}/{name}" if rel else name
-            if is_array_metadata(md):
-                found.append((relname, Array(self._store, path, md)))
-            else:
-                found.append((relname, Group(self._store, path, md)))
-                if depth is None or depth > 0:
-                    self._walk(relname, None if depth is None else depth - 1, found)
+    def _node(self, rel: str, md: Any) -> Array | "Group":
+        path = child_path(self._path, rel)
+        if is_array_metadata(md):
+            return Array(self._store, path, md)
+        sub = None
+        if self._consolidated is not None:
+            prefix = rel + "/"
+            sub = {r[len(prefix):]: m for r, m in self._consolidated.items() if r.startswith(prefix)}
+        return Group(self._store, path, md, consolidated=sub)
 
     def keys(self) -> list[str]:
         return [name for name, _ in self.members()]

@@ -96,6 +96,31 @@ def write_metadata(store: Store, path: str, metadata: Any) -> None:
         store.set(meta_key(path, ZATTRS), dumps(metadata.attributes))
 
 
+_NOT_CHILDREN = frozenset({META_KEY, ZARRAY, ZGROUP, ZATTRS, ".zmetadata"})
+
+
+def walk_nodes(store: Store, path: str, max_depth: int | None = None) -> list[tuple[str, Any]]:
+    """``(relative path, metadata)`` of the nodes below the group at ``path``, depth first in name
+    order; ``max_depth=0`` gives the direct children only, None the whole tree."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(rel: str, depth: int | None) -> None:
+        base = child_path(path, rel)
+        for name in sorted(store.list_dir(base)):
+            if name in _NOT_CHILDREN or name.startswith("__"):
+                continue
+            md = read_metadata(store, child_path(base, name))
+            if md is None:
+                continue
+            relname = f"{rel}/{name}" if rel else name
+            found.append((relname, md))
+            if not is_array_metadata(md) and (depth is None or depth > 0):
+                walk(relname, None if depth is None else depth - 1)
+
+    walk("", max_depth)
+    return found
+
+
 def is_array_metadata(metadata: Any) -> bool:
     """True for the metadata of an array, in either format."""
     return isinstance(metadata, (ArrayMetadata, ArrayMetadataV2))
