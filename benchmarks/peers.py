@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side Zarr v3 benchmark: one implementation per subprocess, same data, same machine.
+"""Side-by-side Zarr benchmark (v3 and one v2 data set): one implementation per subprocess,
+same data, same machine.
 
 usage: peers.py IMPL OP DATASET ROOT      (prints: impl op dataset seconds peak_rss_mb)
        peers.py all ROOT [IMPLS]           (runs the matrix, prints a table and each
@@ -10,18 +11,25 @@ installed next to zarrsync; see docs/benchmarks.md.
 IMPL: zarr | zarr-fused | zarrs | tensorstore | zarrsync
 OP:   write | read_all | read_chunks
 env:  REPS (best of N, default 3), DATASETS=raw,zstd,... and OPS=write,... to run a subset
+      (the reference arrays are written for the selected data sets only)
+DATASET: raw | zstd | shard | small (Zarr v3) | v2blosc (Zarr v2, Blosc lz4 + byte shuffle)
 """
 import json, os, resource, subprocess, sys, time
 import numpy as np
 
 DATASETS = {
-    # name: (shape, chunks, shards, compressor)
+    # name: (shape, chunks, shards, compressor); compressor "v2blosc" means a Zarr format 2
+    # array with compressor Blosc(cname="lz4", clevel=5, shuffle=1 (byte), blocksize=0),
+    # order "C", no filters
     "raw":       ((512, 512, 512), (128, 128, 128), None, None),
     "zstd":      ((512, 512, 512), (128, 128, 128), None, "zstd"),
     "shard":     ((512, 512, 512), (64, 64, 64), (256, 256, 256), "zstd"),
     "small":     ((4096, 4096), (64, 64), None, "zstd"),
+    "v2blosc":   ((512, 512, 512), (128, 128, 128), None, "v2blosc"),
 }
 DTYPE = "uint16"
+# the v2 Blosc compressor, as numcodecs/zarr v2 metadata spells it
+V2_BLOSC = {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0}
 
 
 def make_data(shape):
@@ -50,6 +58,12 @@ def zarr_impl(fused=False, zarrs=False):
         zarr.config.set({"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"})
 
     def create(path, shape, chunks, shards, comp):
+        if comp == "v2blosc":
+            import numcodecs
+            return zarr.create_array(
+                store=path, shape=shape, chunks=chunks, dtype=DTYPE, zarr_format=2,
+                compressors=numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE),
+                fill_value=0, overwrite=True)
         kw = dict(store=path, shape=shape, dtype=DTYPE, chunks=chunks, overwrite=True,
                   compressors=[ZstdCodec(level=0)] if comp == "zstd" else None, fill_value=0)
         if shards:
@@ -65,6 +79,13 @@ def ts_impl():
     import tensorstore as ts
 
     def create(path, shape, chunks, shards, comp):
+        if comp == "v2blosc":
+            spec = {"driver": "zarr", "kvstore": {"driver": "file", "path": path},
+                    "metadata": {"shape": list(shape), "chunks": list(chunks), "dtype": "<u2",
+                                 "compressor": dict(V2_BLOSC), "order": "C", "fill_value": 0,
+                                 "filters": None},
+                    "create": True, "delete_existing": True}
+            return TsArr(ts.open(spec).result())
         codecs = []
         inner = [{"name": "bytes", "configuration": {"endian": "little"}}]
         if comp == "zstd":
@@ -86,7 +107,9 @@ def ts_impl():
         return TsArr(ts.open(spec).result())
 
     def open_(path):
-        return TsArr(ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}).result())
+        # the v2 driver ("zarr") reads .zarray; everything else here is v3
+        driver = "zarr" if os.path.exists(os.path.join(path, ".zarray")) else "zarr3"
+        return TsArr(ts.open({"driver": driver, "kvstore": {"driver": "file", "path": path}}).result())
     return create, open_
 
 
@@ -106,6 +129,9 @@ def zarrsync_impl():
     import zarrsync
 
     def create(path, shape, chunks, shards, comp):
+        if comp == "v2blosc":
+            return zarrsync.create_array(path, shape=shape, dtype=DTYPE, chunks=chunks, fill_value=0,
+                                         overwrite=True, zarr_format=2, compressors=dict(V2_BLOSC))
         kw = dict(shape=shape, dtype=DTYPE, chunks=chunks, fill_value=0, overwrite=True,
                   compressors=[{"name": "zstd", "configuration": {"level": 0, "checksum": False}}] if comp == "zstd" else None)
         if shards:
@@ -161,10 +187,19 @@ def peak_rss_mb():
     return 0.0
 
 
+def selected_datasets():
+    names = os.environ.get("DATASETS", ",".join(DATASETS)).split(",")
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        sys.exit(f"unknown data set(s) {unknown}; known: {list(DATASETS)}")
+    return names
+
+
 def make_refs(root):
     # reference data for the read benchmarks is written by tensorstore (an independent writer)
     create, _ = ts_impl()
-    for ds, (shape, chunks, shards, comp) in DATASETS.items():
+    for ds in selected_datasets():
+        shape, chunks, shards, comp = DATASETS[ds]
         p = os.path.join(root, f"ref-{ds}.zarr")
         if not os.path.exists(p):
             a = create(p, shape, chunks, shards, comp)
@@ -176,7 +211,7 @@ def main():
         root = sys.argv[2]
         impls = sys.argv[3].split(",") if len(sys.argv) > 3 else list(IMPLS)
         reps = int(os.environ.get("REPS", "3"))
-        datasets = os.environ.get("DATASETS", ",".join(DATASETS)).split(",")
+        datasets = selected_datasets()
         ops = os.environ.get("OPS", "write,read_all,read_chunks").split(",")
         subprocess.run([sys.executable, __file__, "refs", root], check=True)
         rows = {}
@@ -188,9 +223,14 @@ def main():
                         r = subprocess.run([sys.executable, __file__, impl, op, ds, root],
                                            capture_output=True, text=True)
                         if r.returncode != 0:
+                            # a failed run (e.g. an implementation without this codec) is a nan row
                             best = {"s": float("nan"), "rss_mb": 0, "err": r.stderr.strip().splitlines()[-1:]}
                             break
-                        d = json.loads(r.stdout.strip().splitlines()[-1])
+                        try:
+                            d = json.loads(r.stdout.strip().splitlines()[-1])
+                        except (IndexError, ValueError):
+                            best = {"s": float("nan"), "rss_mb": 0, "err": ["no result line: " + r.stdout[-200:]]}
+                            break
                         if best is None or d["s"] < best["s"]:
                             best = d
                     rows[(ds, op, impl)] = best
