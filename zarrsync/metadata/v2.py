@@ -211,18 +211,25 @@ def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
     chain.extend(NumcodecsArrayCodec(get_codec(f)) for f in md.filters or ())
     chain.append(BytesCodec(md.endian))
     if md.compressor is not None:
-        chain.append(_v2_compressor(md.compressor))
+        chain.append(_v2_compressor(md.compressor, md.dtype.itemsize))
     return tuple(chain)
 
 
-def _v2_compressor(config: dict) -> Codec:
-    """zstd and gzip map to the built-in v3 codecs (same bytes, and zstd's fast read paths);
-    any other id to the numcodecs-compatible codec of that id."""
+def _v2_compressor(config: dict, itemsize: int) -> Codec:
+    """zstd, gzip and blosc map to the built-in v3 codecs (same bytes, and their fast read paths:
+    decoding straight into buffers); any other id to the numcodecs-compatible codec of that id."""
     cid = config["id"]
     if cid == "zstd":
         return ZstdCodec(config.get("level", 0), bool(config.get("checksum", False)))
     if cid == "gzip":
         return GzipCodec(config.get("level", 1))
+    if cid == "blosc":
+        get_codec(config)  # validates the config as numcodecs would
+        shuffle = config.get("shuffle", 1)
+        if shuffle == -1:  # numcodecs' AUTOSHUFFLE: bit-shuffle for 1-byte items, else byte
+            shuffle = 2 if itemsize == 1 else 1
+        return BloscCodec(cname=config.get("cname", "lz4"), clevel=config.get("clevel", 5),
+                          shuffle=SHUFFLE_NAMES[shuffle], typesize=itemsize, blocksize=config.get("blocksize", 0))
     return NumcodecsBytesCodec(get_codec(config))
 
 
