@@ -158,3 +158,43 @@ def test_consolidated_metadata_both_ways(tmp_path, fmt):
     zg = zarr.open_consolidated(p2, zarr_format=fmt)
     assert sorted(k for k, _ in zg.members(max_depth=None)) == ["sub", "sub/y"]
     assert zg["sub/y"].attrs["v"] == 2 and zg.attrs["title"] == "zs"
+
+
+ALL_COMPRESSORS = [numcodecs.Zlib(level=3), numcodecs.GZip(level=2), numcodecs.BZ2(level=1), numcodecs.LZMA(),
+                   numcodecs.Zstd(level=2), numcodecs.LZ4(), numcodecs.Blosc(cname="lz4hc", clevel=3, shuffle=2),
+                   numcodecs.Blosc(cname="zlib", clevel=1, shuffle=0)]
+
+
+@pytest.mark.parametrize("compressor", ALL_COMPRESSORS, ids=lambda c: repr(c))
+@pytest.mark.parametrize("order, separator", [("C", "."), ("F", "/")])
+def test_every_compressor_both_ways(tmp_path, compressor, order, separator):
+    data = (np.arange(17 * 9, dtype="<f8") / 3).reshape(17, 9)
+    p1 = str(tmp_path / "zp.zarr")
+    z = zarr.create_array(store=p1, shape=data.shape, chunks=(5, 4), dtype="<f8", zarr_format=2, order=order,
+                          compressors=compressor, chunk_key_encoding={"name": "v2", "separator": separator})
+    z[...] = data
+    np.testing.assert_array_equal(zarrsync.open_array(p1, mode="r")[...], data)
+    p2 = str(tmp_path / "zs.zarr")
+    a = zarrsync.create_array(p2, shape=data.shape, chunks=(5, 4), dtype="<f8", zarr_format=2, order=order,
+                              dimension_separator=separator, compressors=compressor)
+    a[...] = data
+    np.testing.assert_array_equal(zarr.open_array(p2, mode="r")[...], data)
+
+
+@pytest.mark.parametrize("dtype, filters", [
+    ("<f4", [numcodecs.BitRound(keepbits=6)]),
+    ("|b1", [numcodecs.PackBits()]),
+], ids=["bitround", "packbits"])
+def test_bitround_and_packbits_both_ways(tmp_path, dtype, filters):
+    data = (np.sin(np.arange(40)) > 0) if dtype == "|b1" else np.sin(np.arange(40, dtype="<f4")).astype("<f4")
+    data = data.reshape(8, 5)
+    p1 = str(tmp_path / "zp.zarr")
+    z = zarr.create_array(store=p1, shape=data.shape, chunks=(3, 5), dtype=dtype, zarr_format=2, filters=filters,
+                          compressors=None)
+    z[...] = data
+    np.testing.assert_array_equal(zarrsync.open_array(p1, mode="r")[...], z[...])
+    p2 = str(tmp_path / "zs.zarr")
+    a = zarrsync.create_array(p2, shape=data.shape, chunks=(3, 5), dtype=dtype, zarr_format=2, filters=filters,
+                              compressors=None)
+    a[...] = data
+    np.testing.assert_array_equal(zarr.open_array(p2, mode="r")[...], z[...])

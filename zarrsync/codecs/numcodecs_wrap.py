@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import CodecError, CorruptChunkError
-from .base import ArrayArrayCodec, BytesBytesCodec, ChunkSpec
+from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec
 from .numcodecs_api import check_numcodecs_like, get_codec
 
-__all__ = ["NumcodecsBytesCodec", "NumcodecsArrayCodec", "numcodecs_v3_codec", "FILTER_IDS"]
+__all__ = ["NumcodecsBytesCodec", "NumcodecsArrayCodec", "numcodecs_v3_codec", "place_numcodecs", "FILTER_IDS"]
 
 #: numcodecs ids that act on arrays (filters); the others act on bytes
 FILTER_IDS = frozenset({"delta", "fixedscaleoffset", "quantize", "bitround", "packbits", "categorize", "astype"})
@@ -134,3 +134,19 @@ def numcodecs_v3_codec(codec_or_config: Any, *, kind: str | None = None):
     if kind not in ("filter", "bytes"):
         raise CodecError(f"kind must be 'filter' or 'bytes', got {kind!r}")
     return NumcodecsArrayCodec(codec) if kind == "filter" else NumcodecsBytesCodec(codec)
+
+
+def place_numcodecs(codecs: tuple) -> tuple:
+    """Give wrapped numcodecs codecs the kind their position in a v3 chain says: before the
+    array -> bytes codec they are filters (array -> array), after it bytes -> bytes. A name alone
+    (``numcodecs.<id>``) does not tell a third party's filter from a compressor."""
+    out, before = [], True
+    for codec in codecs:
+        if isinstance(codec, ArrayBytesCodec):
+            before = False
+        elif before and isinstance(codec, NumcodecsBytesCodec):
+            codec = NumcodecsArrayCodec(codec.codec)
+        elif not before and isinstance(codec, NumcodecsArrayCodec):
+            codec = NumcodecsBytesCodec(codec.codec)
+        out.append(codec)
+    return tuple(out)

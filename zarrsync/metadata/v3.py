@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..codecs import Codec, parse_codec
+from ..codecs.numcodecs_wrap import place_numcodecs
 from ..codecs.base import ChunkSpec
 from ..dtypes import DataType, data_type_from_json
 from ..errors import MetadataError, UnknownExtensionError
@@ -187,7 +188,7 @@ def parse_array_metadata(doc: Any) -> ArrayMetadata:
     codecs_json = doc["codecs"]
     if not isinstance(codecs_json, list) or not codecs_json:
         raise MetadataError(f"codecs must be a non-empty list, got {codecs_json!r}")
-    codecs = tuple(parse_codec(v) for v in codecs_json)
+    codecs = place_numcodecs(tuple(parse_codec(v) for v in codecs_json))
 
     transformers = doc.get("storage_transformers", [])
     if not isinstance(transformers, list):
