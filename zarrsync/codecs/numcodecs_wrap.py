@@ -33,9 +33,9 @@ def _config_without_id(codec: Any) -> dict:
     return {k: v for k, v in codec.get_config().items() if k != "id"}
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class NumcodecsBytesCodec(BytesBytesCodec):
-    """A numcodecs compressor or checksum as a v3 bytes -> bytes codec."""
+class _Wrapped:
+    """What both wrappers share: the v3 name ``numcodecs.<id>``, the configuration (the numcodecs
+    config without ``"id"``), and equality by config."""
 
     codec: Any
 
@@ -43,17 +43,24 @@ class NumcodecsBytesCodec(BytesBytesCodec):
         check_numcodecs_like(self.codec)
 
     @property
-    def name(self) -> str:  # type: ignore[override]
+    def name(self) -> str:
         return "numcodecs." + self.codec.codec_id
 
     def to_config(self) -> dict:
         return _config_without_id(self.codec)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, NumcodecsBytesCodec) and self.codec.get_config() == other.codec.get_config()
+        return type(other) is type(self) and self.codec.get_config() == other.codec.get_config()
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NumcodecsBytesCodec(_Wrapped, BytesBytesCodec):
+    """A numcodecs compressor or checksum as a v3 bytes -> bytes codec."""
+
+    codec: Any
 
     def encode(self, data, spec: ChunkSpec) -> bytes:
         view = memoryview(data).cast("B")
@@ -72,7 +79,7 @@ class NumcodecsBytesCodec(BytesBytesCodec):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class NumcodecsArrayCodec(ArrayArrayCodec):
+class NumcodecsArrayCodec(_Wrapped, ArrayArrayCodec):
     """A numcodecs filter as a v3 array -> array codec.
 
     The encoded representation (dtype and shape) is found once, when the chain is bound, by
@@ -81,22 +88,6 @@ class NumcodecsArrayCodec(ArrayArrayCodec):
     """
 
     codec: Any
-
-    def __post_init__(self):
-        check_numcodecs_like(self.codec)
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return "numcodecs." + self.codec.codec_id
-
-    def to_config(self) -> dict:
-        return _config_without_id(self.codec)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, NumcodecsArrayCodec) and self.codec.get_config() == other.codec.get_config()
-
-    def __hash__(self) -> int:
-        return hash(self.name)
 
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
         probe = np.asarray(self.codec.encode(np.zeros(spec.shape, dtype=spec.dtype)))
