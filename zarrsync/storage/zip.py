@@ -3,7 +3,10 @@
 Reading works on any zip archive. Writing appends entries, like zarr-python's ZipStore: a zip
 archive cannot delete or replace a member in place, so a key written twice is stored twice and
 the newest entry wins on read; :meth:`ZipStore.delete` raises. Close the store (or use it as a
-context manager) to write the archive's central directory.
+context manager) to write the archive's central directory. Open one writable ``ZipStore`` per
+archive at a time: each handle writes its own central directory on close, so two writers open
+at once lose each other's entries (``zipfile``'s semantics). Views (``with_read_only``) and
+copies made by pickling share or reopen the one archive safely.
 """
 
 from __future__ import annotations
