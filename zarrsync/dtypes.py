@@ -17,7 +17,6 @@ v3 names to data type classes; third parties add types with :func:`register_data
 from __future__ import annotations
 
 import dataclasses
-import struct
 import threading
 from typing import Any
 
@@ -267,8 +266,3 @@ def parse_data_type(value: Any) -> DataType:
         raise DataTypeError(f"data type {dt} (numpy kind {dt.kind!r}) is not supported")
     return cls(native.name, native)
 
-
-def float_bits_repr(value: float, size: int) -> str:  # used by tests and docs
-    """Hex form of a float's bit pattern (``"0x..."``, 2·size digits)."""
-    fmt = {2: "<e", 4: "<f", 8: "<d"}[size]
-    return "0x" + struct.pack(fmt, value)[::-1].hex()

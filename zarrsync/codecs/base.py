@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CodecError
 
 __all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "SkippedCodec",
-           "check_config"]
+           "bounded_size", "check_config"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,16 @@ class ChunkSpec:
         for s in self.shape:
             n *= s
         return n
+
+
+def bounded_size(spec: ChunkSpec, expected_size: int | None) -> int:
+    """The most bytes a decoder may produce: the exact size when known, else a generous bound.
+
+    This is the one place the decompression-bomb limit is set.
+    """
+    if expected_size is not None:
+        return expected_size
+    return 2 * spec.nbytes + (1 << 20)
 
 
 def check_config(codec: str, config: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:

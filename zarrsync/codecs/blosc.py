@@ -33,9 +33,8 @@ import dataclasses
 from typing import ClassVar
 
 from ..errors import CodecError, CorruptChunkError
-from .base import BytesBytesCodec, ChunkSpec, check_config
+from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
 from .blosc1 import CNAMES, blosc_compress, blosc_decompress, blosc_decompress_into
-from .gzip import bounded_size
 
 __all__ = ["BloscCodec", "SHUFFLE_NAMES"]
 

@@ -11,7 +11,7 @@ import dataclasses
 import zlib
 
 from ..errors import CodecError, CorruptChunkError
-from .base import BytesBytesCodec, ChunkSpec, check_config
+from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,12 +62,3 @@ def gunzip(data, max_size: int, codec: str, wbits: int = 31) -> bytes:
         raise CorruptChunkError(f"codec {codec!r}: {e}") from None
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
-
-def bounded_size(spec: ChunkSpec, expected_size: int | None) -> int:
-    """The most bytes a decoder may produce: the exact size when known, else a generous bound.
-
-    This is the one place the decompression-bomb limit is set.
-    """
-    if expected_size is not None:
-        return expected_size
-    return 2 * spec.nbytes + (1 << 20)

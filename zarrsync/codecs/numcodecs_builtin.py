@@ -58,10 +58,6 @@ def _int(codec_id: str, name: str, value: Any, lo: int, hi: int) -> int:
     return int(value)
 
 
-def _exact(codec_id: str, decoded: bytes, out: Any) -> Any:
-    return fill_out(decoded, out, codec_id)
-
-
 def _out_size(codec_id: str, out: Any) -> int:
     try:
         return ensure_contiguous_bytes(out).nbytes
@@ -71,17 +67,23 @@ def _out_size(codec_id: str, out: Any) -> int:
 
 # --- compressors ------------------------------------------------------------------------------
 
-class Zlib(NumcodecsCodec):
-    """``zlib.compress(data, level)``; decodes one or more concatenated zlib streams."""
+class _LevelCodec(NumcodecsCodec):
+    """A compressor whose one setting is an integer ``level`` in [``level_min``, 9]."""
 
-    codec_id = "zlib"
     config_keys = ("level",)
+    level_min = -1
 
     def __init__(self, level: int = 1):
-        self.level = _int(self.codec_id, "level", level, -1, 9)
+        self.level = _int(self.codec_id, "level", level, self.level_min, 9)
 
     def get_config(self):
         return {"id": self.codec_id, "level": self.level}
+
+
+class Zlib(_LevelCodec):
+    """``zlib.compress(data, level)``; decodes one or more concatenated zlib streams."""
+
+    codec_id = "zlib"
 
     def encode(self, buf):
         return zlib.compress(ensure_contiguous_bytes(buf), self.level)
@@ -89,20 +91,13 @@ class Zlib(NumcodecsCodec):
     def decode(self, buf, out=None):
         data = ensure_contiguous_bytes(buf)
         bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return _exact(self.codec_id, gunzip(data, bound, self.codec_id, wbits=15), out)
+        return fill_out(gunzip(data, bound, self.codec_id, wbits=15), out, self.codec_id)
 
 
-class GZip(NumcodecsCodec):
+class GZip(_LevelCodec):
     """A gzip member as Python's ``GzipFile`` writes it (OS byte 255), with mtime 0."""
 
     codec_id = "gzip"
-    config_keys = ("level",)
-
-    def __init__(self, level: int = 1):
-        self.level = _int(self.codec_id, "level", level, -1, 9)
-
-    def get_config(self):
-        return {"id": self.codec_id, "level": self.level}
 
     def encode(self, buf):
         data = ensure_contiguous_bytes(buf)
@@ -115,20 +110,14 @@ class GZip(NumcodecsCodec):
     def decode(self, buf, out=None):
         data = ensure_contiguous_bytes(buf)
         bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return _exact(self.codec_id, gunzip(data, bound, self.codec_id, wbits=31), out)
+        return fill_out(gunzip(data, bound, self.codec_id, wbits=31), out, self.codec_id)
 
 
-class BZ2(NumcodecsCodec):
+class BZ2(_LevelCodec):
     """``bz2.compress(data, level)``; decodes multi-stream input."""
 
     codec_id = "bz2"
-    config_keys = ("level",)
-
-    def __init__(self, level: int = 1):
-        self.level = _int(self.codec_id, "level", level, 1, 9)
-
-    def get_config(self):
-        return {"id": self.codec_id, "level": self.level}
+    level_min = 1
 
     def encode(self, buf):
         return _bz2.compress(memoryview(ensure_contiguous_bytes(buf)), self.level)
@@ -138,7 +127,7 @@ class BZ2(NumcodecsCodec):
             decoded = _bz2.decompress(memoryview(ensure_contiguous_bytes(buf)))
         except (OSError, ValueError, EOFError) as e:
             raise CorruptChunkError(f"codec 'bz2': {e}") from None
-        return _exact(self.codec_id, decoded, out)
+        return fill_out(decoded, out, self.codec_id)
 
 
 class LZMA(NumcodecsCodec):
@@ -175,7 +164,7 @@ class LZMA(NumcodecsCodec):
             decoded = _lzma.decompress(ensure_contiguous_bytes(buf), format=self.format, filters=filters)
         except (_lzma.LZMAError, EOFError) as e:
             raise CorruptChunkError(f"codec 'lzma': {e}") from None
-        return _exact(self.codec_id, decoded, out)
+        return fill_out(decoded, out, self.codec_id)
 
 
 class Zstd(NumcodecsCodec):
@@ -201,7 +190,7 @@ class Zstd(NumcodecsCodec):
         data = ensure_contiguous_bytes(buf)
         if out is not None:
             size = _out_size(self.codec_id, out)
-            return _exact(self.codec_id, zstd_decompress(data, size, True), out)
+            return fill_out(zstd_decompress(data, size, True), out, self.codec_id)
         parts = []
         try:
             while data.nbytes:
@@ -247,7 +236,7 @@ class LZ4(NumcodecsCodec):
             raise CorruptChunkError(f"codec 'lz4': {e}") from None
         if len(decoded) != size:
             raise CorruptChunkError(f"codec 'lz4': decodes to {len(decoded)} bytes, the header says {size}")
-        return _exact(self.codec_id, decoded, out)
+        return fill_out(decoded, out, self.codec_id)
 
 
 # --- checksums --------------------------------------------------------------------------------
@@ -380,7 +369,7 @@ class _Checksum32(NumcodecsCodec):
         if expect != actual:
             raise CorruptChunkError(f"codec {self.codec_id!r}: stored checksum {expect:08x} does not match the "
                                     f"computed {actual:08x}")
-        return _exact(self.codec_id, payload.tobytes(), out)
+        return fill_out(payload.tobytes(), out, self.codec_id)
 
 
 class CRC32(_Checksum32):

@@ -185,15 +185,8 @@ class ShardingCodec(ArrayBytesCodec):
         return raw + b"".join(body) if self.index_location == "start" else b"".join(body) + raw
 
     def decode(self, data, spec: ChunkSpec) -> np.ndarray:
-        b = self._bind(spec)
-        index, view = self._split(b, data)
         out = np.empty(spec.shape, dtype=spec.dtype)
-        for i, sl in enumerate(self._inner_slices(b)):
-            offset, nbytes = index[i]
-            if offset == _EMPTY:
-                out[sl] = spec.fill_value
-            else:
-                out[sl] = b.inner.decode(view[int(offset):int(offset + nbytes)])
+        self.decode_region(data, tuple(slice(0, n) for n in spec.shape), out, spec)
         return out
 
     # --- part of a shard -----------------------------------------------------------------------------

@@ -19,8 +19,7 @@ import threading
 import zstandard
 
 from ..errors import CodecError, CorruptChunkError
-from .base import BytesBytesCodec, ChunkSpec, check_config
-from .gzip import bounded_size
+from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
 
 _local = threading.local()
 
