@@ -304,7 +304,21 @@ def test_too_many_indices(arr, sel):
 
 @pytest.mark.parametrize("sel", [
     [0, 1], np.array([0, 1]), (slice(None), [1, 2]), np.array([True, False, True, False, True, False]),
-    (0, np.arange(2)), True, False, np.True_, (0, True), (Ellipsis, Ellipsis), "a", 1.5, (0, 1.0),
+    (0, np.arange(2)),
+])
+def test_array_indices_are_not_basic(arr, sel):
+    """Arrays are orthogonal or coordinate selections: ``a[sel]`` reads them (as numpy does),
+    ``get_basic_selection`` refuses them and names the helpers."""
+    x = np.arange(30, dtype="i2").reshape(6, 5)
+    with pytest.raises(IndexingError, match="oindex"):
+        arr.get_basic_selection(sel)
+    with pytest.raises(IndexingError, match="oindex"):
+        arr.set_basic_selection(sel, 0)
+    np.testing.assert_array_equal(arr[sel], x[sel])
+
+
+@pytest.mark.parametrize("sel", [
+    True, False, np.True_, (0, True), (Ellipsis, Ellipsis), "a", 1.5, (0, 1.0),
     slice(None, None, 0), (0, slice(1, None, 0)), slice(1.5, None), slice(None, "a"),
 ])
 def test_unsupported_selections_raise_indexing_error(arr, sel):

@@ -21,13 +21,14 @@ import numpy as np
 
 from . import config as _config
 from .errors import IndexingError, ValueOverflowError, ValueShapeError
-from .indexing import BasicIndexer
+from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer,
+                       selection_kind)
 from .metadata import ArrayMetadata
 from .node import Node, meta_keys, prepare_create, write_metadata
 from .pipeline import ChunkTarget, CodecPipeline, read_chunks, write_chunks
 from .storage.base import Store
 
-__all__ = ["Array", "async_twin"]
+__all__ = ["Array", "async_twin", "OrthogonalIndex", "VectorizedIndex", "BlockIndex"]
 
 
 def async_twin(sync: Callable) -> Callable:
@@ -220,7 +221,8 @@ class Array(Node):
         return self.shape[0]
 
     # --- reading ------------------------------------------------------------------------------------
-    def get_basic_selection(self, selection: Any = Ellipsis, *, out: np.ndarray | None = None) -> Any:
+    def get_basic_selection(self, selection: Any = Ellipsis, *, out: np.ndarray | None = None,
+                            fields: str | list[str] | None = None) -> Any:
         """Read a basic selection (ints, slices with any step, ``...``, ``None``).
 
         Parameters
@@ -228,8 +230,10 @@ class Array(Node):
         selection
             As for numpy basic indexing.
         out : numpy.ndarray, optional
-            Where to put the result: a writable array of exactly the result's shape and the
-            array's dtype. Chunks decode straight into it (no intermediate copy).
+            Where to put the result: a writable array of exactly the result's shape and dtype.
+            Chunks decode straight into it (no intermediate copy).
+        fields : str or list of str, optional
+            For structured data types: the field (or fields) to return, as ``x[fields]`` in numpy.
 
         Returns
         -------
@@ -243,34 +247,106 @@ class Array(Node):
         >>> a.get_basic_selection(slice(None, None, -4))
         array([9, 5, 1])
         """
-        md = self._metadata
-        cfg = _config.with_overrides(self._config)
-        ix = BasicIndexer(selection, md.shape, md.chunk_shape)
-        if out is None:
-            work = np.empty(ix.work_shape, dtype=md.dtype, order=cfg.order)
-            result = ix.to_result(work)
-        else:
-            result = self._check_out(out, ix.shape)
-            work = ix.to_work(out)
-        if ix.nchunks:
-            read_chunks(self._target, self._target.work_items(ix), work, cfg.max_workers)
-        if ix.is_scalar and out is None:
-            return result[()]
-        return result
+        return self._get(self._indexer(BasicIndexer, selection), out, fields)
 
-    def _check_out(self, out: Any, shape: tuple) -> np.ndarray:
+    def get_orthogonal_selection(self, selection: Any, *, out: np.ndarray | None = None,
+                                 fields: str | list[str] | None = None) -> Any:
+        """Read an orthogonal selection: each axis indexed on its own, as ``x[np.ix_(...)]``.
+
+        Per axis: an int, a slice (any step), an int array or list (any order, repeats,
+        negatives) or a bool array of the axis's length; ``...`` and ``None`` as in numpy. Each
+        chunk is read once however many selected elements fall in it. ``out`` and ``fields`` as
+        for :meth:`get_basic_selection`.
+
+        >>> import zarrsync, numpy as np
+        >>> a = zarrsync.array(np.arange(12).reshape(3, 4), chunks=(2, 2))
+        >>> a.get_orthogonal_selection(([2, 0], [True, False, False, True]))
+        array([[ 8, 11],
+               [ 0,  3]])
+        """
+        return self._get(self._indexer(OrthogonalIndexer, selection), out, fields)
+
+    def get_coordinate_selection(self, selection: Any, *, out: np.ndarray | None = None,
+                                 fields: str | list[str] | None = None) -> Any:
+        """Read points: one int array (or int) per axis, broadcast together; the result has the
+        broadcast shape. Points are grouped by chunk: each chunk is read once. ``out`` and
+        ``fields`` as for :meth:`get_basic_selection`.
+
+        >>> import zarrsync, numpy as np
+        >>> a = zarrsync.array(np.arange(12).reshape(3, 4), chunks=(2, 2))
+        >>> a.get_coordinate_selection(([2, 0, 2], [3, 1, 3]))
+        array([11,  1, 11])
+        """
+        return self._get(self._indexer(CoordinateIndexer, selection), out, fields)
+
+    def get_mask_selection(self, mask: Any, *, out: np.ndarray | None = None,
+                           fields: str | list[str] | None = None) -> Any:
+        """Read the elements where the bool ``mask`` (the array's shape) is True, in C order, as
+        ``x[mask]``. ``out`` and ``fields`` as for :meth:`get_basic_selection`."""
+        return self._get(self._indexer(mask_indexer, mask), out, fields)
+
+    def get_block_selection(self, selection: Any, *, out: np.ndarray | None = None,
+                            fields: str | list[str] | None = None) -> Any:
+        """Read whole chunks (blocks) by their grid position: per axis an int or a step-1 slice
+        counting chunks (shards, for a sharded array: the stored objects). Every axis is kept.
+
+        >>> import zarrsync, numpy as np
+        >>> a = zarrsync.array(np.arange(10), chunks=(4,))
+        >>> a.get_block_selection(-1)
+        array([8, 9])
+        """
+        return self._get(self._indexer(BlockIndexer, selection), out, fields)
+
+    def _indexer(self, kind: Callable, selection: Any):
+        md = self._metadata
+        return kind(selection, md.shape, md.chunk_shape)
+
+    def _get(self, ix, out: np.ndarray | None, fields) -> Any:
+        cfg = _config.with_overrides(self._config)
+        dtype = self.dtype
+        work = result = None
+        if out is not None and fields is None:
+            result = self._check_out(out, ix.shape, dtype)
+            work = _work_view(ix, result)  # None if the out array cannot be viewed in the work shape
+        if work is None:
+            work = np.empty(ix.work_shape, dtype=dtype, order=cfg.order)
+        if ix.nchunks:
+            read_chunks(self._target, ix, work, cfg.max_workers)
+        records = ix.to_result(work)
+        if result is not None:
+            if not np.shares_memory(result, work):
+                result[...] = records
+            return result
+        if fields is not None:
+            selected = _select_fields(records, fields)
+            if out is None:
+                return selected[()] if ix.is_scalar else selected
+            self._check_out(out, selected.shape, selected.dtype)[...] = selected
+            return out
+        if out is None and ix.is_scalar:
+            return records[()]
+        return records
+
+    def _check_out(self, out: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         if not isinstance(out, np.ndarray):
             raise IndexingError(f"out= must be a numpy.ndarray, got {type(out).__name__}")
         if out.shape != shape:
             raise IndexingError(f"out= has shape {out.shape}, the selection has shape {shape}")
-        if out.dtype != self.dtype:
-            raise IndexingError(f"out= has dtype {out.dtype}, the array has dtype {self.dtype}")
+        if out.dtype != dtype:
+            raise IndexingError(f"out= has dtype {out.dtype}, the selection has dtype {dtype}")
         if not out.flags.writeable:
             raise IndexingError("out= is read-only")
         return out
 
     def __getitem__(self, selection: Any) -> Any:
-        return self.get_basic_selection(selection)
+        """``a[sel]`` as numpy reads it: basic selections; one int or bool array among ints and
+        slices (orthogonal); int arrays on every axis (coordinate); a bool mask of the array's
+        shape. Field names (a string, or a list of strings) select fields of a structured
+        array. Other mixes raise :class:`~zarrsync.errors.IndexingError` naming ``a.oindex`` and
+        ``a.vindex``."""
+        fields, selection = _pop_fields(selection)
+        kind = selection_kind(selection, self._metadata.shape)
+        return self._get(self._indexer(_INDEXERS[kind], selection), None, fields)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         a = self.get_basic_selection(Ellipsis)
@@ -284,13 +360,29 @@ class Array(Node):
         for start in range(0, self.shape[0], step):
             yield from self.get_basic_selection(slice(start, start + step))
 
+    @property
+    def oindex(self) -> "OrthogonalIndex":
+        """Orthogonal selection with ``[]``: ``a.oindex[[0, 2], ::-1]``; ``a.oindex.get_async(...)``."""
+        return OrthogonalIndex(self)
+
+    @property
+    def vindex(self) -> "VectorizedIndex":
+        """Coordinate (point) or mask selection with ``[]``: ``a.vindex[[0, 2], [1, 1]]``, ``a.vindex[mask]``."""
+        return VectorizedIndex(self)
+
+    @property
+    def blocks(self) -> "BlockIndex":
+        """Block (chunk-grid) selection with ``[]``: ``a.blocks[1, -1]``."""
+        return BlockIndex(self)
+
     # --- writing ------------------------------------------------------------------------------------
-    def set_basic_selection(self, selection: Any, value: Any) -> None:
+    def set_basic_selection(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
         """Write ``value`` (broadcast as in numpy) to a basic selection.
 
         Chunks the selection covers whole are encoded without reading them; partially covered
         chunks are read, merged and rewritten under a per-chunk lock. A chunk left equal to the
-        fill value everywhere is deleted unless ``write_empty_chunks`` is set.
+        fill value everywhere is deleted unless ``write_empty_chunks`` is set. With ``fields``
+        (structured arrays), only those fields change.
 
         Examples
         --------
@@ -300,21 +392,41 @@ class Array(Node):
         >>> a[...]
         array([5, 0, 5, 0, 5, 0], dtype=uint8)
         """
+        self._set(self._indexer(BasicIndexer, selection), value, fields)
+
+    def set_orthogonal_selection(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
+        """Write ``value`` (broadcast as in numpy) to an orthogonal selection (see
+        :meth:`get_orthogonal_selection`). Repeated indices: the last value wins, as in numpy."""
+        self._set(self._indexer(OrthogonalIndexer, selection), value, fields)
+
+    def set_coordinate_selection(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
+        """Write ``value`` (broadcast to the points' shape) at points (see
+        :meth:`get_coordinate_selection`). A repeated point gets the last of its values."""
+        self._set(self._indexer(CoordinateIndexer, selection), value, fields)
+
+    def set_mask_selection(self, mask: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
+        """Write ``value`` (a scalar, or one value per True element in C order) where ``mask`` is True."""
+        self._set(self._indexer(mask_indexer, mask), value, fields)
+
+    def set_block_selection(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
+        """Write ``value`` (broadcast as in numpy) to whole chunks by grid position (see
+        :meth:`get_block_selection`)."""
+        self._set(self._indexer(BlockIndexer, selection), value, fields)
+
+    def _set(self, ix, value: Any, fields) -> None:
         self._check_writable()
-        md = self._metadata
-        ix = BasicIndexer(selection, md.shape, md.chunk_shape)
-        value = self._prepare_value(value, ix)
+        value = self._prepare_value(value, ix, fields)
         if ix.nchunks:
             cfg = _config.with_overrides(self._config)
-            write_chunks(self._target, self._target.work_items(ix), value, cfg.max_workers, cfg.write_empty_chunks)
+            write_chunks(self._target, ix, value, cfg.max_workers, cfg.write_empty_chunks, fields)
 
-    def _prepare_value(self, value: Any, ix: BasicIndexer) -> np.ndarray:
-        """The value as an array of the array's dtype, broadcast to the work shape (0-d stays 0-d).
+    def _prepare_value(self, value: Any, ix, fields=None) -> np.ndarray:
+        """The value as an array of the selected dtype, broadcast to the work shape (0-d stays 0-d).
 
         Casting follows numpy's assignment rules: arrays cast unsafely, as ``x[...] = y`` does,
         but a Python number that does not fit the type raises instead of wrapping.
         """
-        dtype = self.dtype
+        dtype, sub = _field_dtype(self.dtype, fields)
         if isinstance(value, np.ndarray):
             arr = value
         elif type(value) in (int, float, complex):
@@ -322,6 +434,8 @@ class Array(Node):
                 arr = np.asarray(value, dtype=dtype)
             except OverflowError:
                 raise ValueOverflowError(f"value {value!r} does not fit data type {dtype}") from None
+        elif dtype.names is not None and isinstance(value, tuple):
+            arr = np.array(value, dtype=dtype)  # a tuple is one record
         else:
             arr = np.asarray(value)
         if arr.dtype != dtype:
@@ -329,19 +443,23 @@ class Array(Node):
                 arr = arr.astype(dtype)
             except (ValueError, TypeError) as e:
                 raise ValueShapeError(f"cannot store values of dtype {arr.dtype} in an array of dtype {dtype}: {e}") from None
-        if arr.ndim == 0:
+        if arr.ndim == 0 and not sub:
             return arr
-        while arr.ndim > len(ix.shape) and arr.shape[0] == 1:
+        shape = ix.shape + sub
+        while arr.ndim > len(shape) and arr.shape[0] == 1:
             arr = arr[0]  # numpy accepts extra leading length-1 axes
         try:
-            arr = np.broadcast_to(arr, ix.shape)
+            arr = np.broadcast_to(arr, shape)
         except ValueError:
             raise ValueShapeError(f"value of shape {np.shape(value)} cannot be broadcast to the selection's "
-                                  f"shape {ix.shape}") from None
-        return ix.to_work(arr)
+                                  f"shape {shape}") from None
+        return arr.reshape(ix.work_shape + sub)
 
     def __setitem__(self, selection: Any, value: Any) -> None:
-        self.set_basic_selection(selection, value)
+        """``a[sel] = value``, with ``sel`` read as :meth:`__getitem__` reads it."""
+        fields, selection = _pop_fields(selection)
+        kind = selection_kind(selection, self._metadata.shape)
+        self._set(self._indexer(_INDEXERS[kind], selection), value, fields)
 
     # --- metadata changes ----------------------------------------------------------------------------
     def resize(self, new_shape: tuple[int, ...] | int, *, delete_outside_chunks: bool = True) -> None:
@@ -433,6 +551,14 @@ class Array(Node):
     # --- awaitable twins: one thread hop each ---------------------------------------------------------
     get_basic_selection_async = async_twin(get_basic_selection)
     set_basic_selection_async = async_twin(set_basic_selection)
+    get_orthogonal_selection_async = async_twin(get_orthogonal_selection)
+    set_orthogonal_selection_async = async_twin(set_orthogonal_selection)
+    get_coordinate_selection_async = async_twin(get_coordinate_selection)
+    set_coordinate_selection_async = async_twin(set_coordinate_selection)
+    get_mask_selection_async = async_twin(get_mask_selection)
+    set_mask_selection_async = async_twin(set_mask_selection)
+    get_block_selection_async = async_twin(get_block_selection)
+    set_block_selection_async = async_twin(set_block_selection)
     getitem_async = async_twin(__getitem__)
     setitem_async = async_twin(__setitem__)
     update_attributes_async = async_twin(Node.update_attributes)
@@ -441,3 +567,121 @@ class Array(Node):
     nchunks_initialized_async = async_twin(nchunks_initialized)
     nbytes_stored_async = async_twin(nbytes_stored)
     info_complete_async = async_twin(info_complete)
+
+
+_INDEXERS = {"basic": BasicIndexer, "orthogonal": OrthogonalIndexer, "coordinate": CoordinateIndexer,
+             "mask": mask_indexer}
+
+
+def _work_view(ix, out: np.ndarray) -> np.ndarray | None:
+    """``out`` viewed in the indexer's work shape, or None when that would need a copy."""
+    try:
+        work = out.reshape(ix.work_shape, copy=False)
+    except (ValueError, TypeError):  # a copy would be needed (TypeError: numpy < 2.1 has no copy=)
+        return None
+    return work
+
+
+def _pop_fields(selection: Any) -> tuple[Any, Any]:
+    """Split field names off a selection: ``a["x"]``, ``a[["x", "y"]]``, ``a["x", 1:3]``."""
+    if isinstance(selection, str):
+        return selection, Ellipsis
+    if isinstance(selection, list) and selection and all(isinstance(s, str) for s in selection):
+        return selection, Ellipsis
+    if isinstance(selection, tuple):
+        names = [s for s in selection if isinstance(s, str)]
+        if names:
+            rest = tuple(s for s in selection if not isinstance(s, str))
+            return (names[0] if len(names) == 1 else names), (rest if rest else Ellipsis)
+    return None, selection
+
+
+def _field_dtype(dtype: np.dtype, fields) -> tuple[np.dtype, tuple]:
+    """The dtype (and sub-array shape) of values written to ``fields`` of a structured dtype."""
+    if fields is None:
+        return dtype, ()
+    if dtype.names is None:
+        raise IndexingError(f"fields= needs a structured data type; this array has {dtype}")
+    names = [fields] if isinstance(fields, str) else list(fields)
+    if not names or len(set(names)) != len(names):
+        raise IndexingError(f"fields= must name distinct fields, got {fields!r}")
+    missing = [n for n in names if n not in dtype.names]
+    if missing:
+        raise IndexingError(f"no field(s) {missing} in the data type; fields are {list(dtype.names)}")
+    if isinstance(fields, str):
+        field = dtype.fields[fields][0]
+        return field.base, field.shape
+    return np.dtype([(n, dtype.fields[n][0]) for n in names]), ()
+
+
+def _select_fields(records: np.ndarray, fields) -> np.ndarray:
+    """``records[fields]`` as numpy gives it, after checking the names."""
+    _field_dtype(records.dtype, fields)
+    return records[fields]
+
+
+class _SelectionHelper:
+    """Base of ``a.oindex``, ``a.vindex`` and ``a.blocks``: ``[]`` plus ``get``/``set`` methods
+    and their awaitable twins."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array: Array):
+        self._array = array
+
+    def _kind(self, selection: Any):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get(self, selection: Any, *, out: np.ndarray | None = None, fields: str | list[str] | None = None) -> Any:
+        """Read ``selection`` (see the class docstring)."""
+        array = self._array
+        return array._get(array._indexer(self._kind(selection), selection), out, fields)
+
+    def set(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
+        """Write ``value`` to ``selection`` (see the class docstring)."""
+        array = self._array
+        array._set(array._indexer(self._kind(selection), selection), value, fields)
+
+    def __getitem__(self, selection: Any) -> Any:
+        fields, selection = _pop_fields(selection)
+        return self.get(selection, fields=fields)
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        fields, selection = _pop_fields(selection)
+        self.set(selection, value, fields=fields)
+
+    get_async = async_twin(get)
+    set_async = async_twin(set)
+    getitem_async = async_twin(__getitem__)
+    setitem_async = async_twin(__setitem__)
+
+
+class OrthogonalIndex(_SelectionHelper):
+    """``a.oindex``: orthogonal selection (see :meth:`Array.get_orthogonal_selection`)."""
+
+    __slots__ = ()
+
+    def _kind(self, selection: Any):
+        return OrthogonalIndexer
+
+
+class VectorizedIndex(_SelectionHelper):
+    """``a.vindex``: coordinate selection (see :meth:`Array.get_coordinate_selection`), or mask
+    selection when the selection is one bool array."""
+
+    __slots__ = ()
+
+    def _kind(self, selection: Any):
+        sel = selection[0] if isinstance(selection, tuple) and len(selection) == 1 else selection
+        if isinstance(sel, (np.ndarray, list)) and np.asarray(sel).dtype == np.bool_:
+            return mask_indexer
+        return CoordinateIndexer
+
+
+class BlockIndex(_SelectionHelper):
+    """``a.blocks``: block selection (see :meth:`Array.get_block_selection`)."""
+
+    __slots__ = ()
+
+    def _kind(self, selection: Any):
+        return BlockIndexer

@@ -1,21 +1,38 @@
-"""Selections -> per-chunk work. Pure functions: no I/O, no threads.
+"""Selections -> per-chunk work. Pure functions and small classes: no I/O, no threads.
 
-A :class:`BasicIndexer` takes a numpy basic selection (ints, slices with any step, ``...``,
-``None``) and works out, per array dimension, which chunks it touches and, for each, the part
-of the chunk selected and where that part goes in the output.
+Four kinds of selection, one indexer class each, all with the same interface:
 
-Results are computed in a *work shape*: one axis per array dimension, an integer index counting
-as an axis of length 1. The caller reshapes the work array to the numpy result shape (integer
-axes dropped, ``None`` axes inserted); both reshapes only add or drop length-1 axes, so they
-never copy.
+- :class:`BasicIndexer`: numpy basic indexing (ints, slices with any step, ``...``, ``None``);
+- :class:`OrthogonalIndexer`: each axis on its own (``a.oindex``; numpy's ``np.ix_``): ints,
+  slices, int arrays (unsorted, repeated, negative) and bool arrays;
+- :class:`CoordinateIndexer`: points (``a.vindex``): one int array per axis, broadcast together;
+  :func:`mask_indexer` turns a full-shape bool mask into one;
+- :class:`BlockIndexer`: ints and slices counting chunks (``a.blocks``), a basic selection in
+  the end.
 
-Per dimension an entry is ``(grid_index, chunk_slice, out_slice, complete)``; a chunk's work
-item is one entry per dimension (:meth:`BasicIndexer.items`). ``complete`` says the selection
-covers every in-bounds element of that chunk along that dimension.
+An indexer works out which chunks a selection touches and, for each, the part of the chunk
+selected (``chunk_sel``) and where that part goes (``out_sel``) in a *work array*. Basic and
+orthogonal work arrays have one axis per array dimension (an integer index counts as an axis of
+length 1); a coordinate work array is flat, one element per point. :meth:`to_result` and
+:meth:`to_work` convert between the work shape and the numpy result shape.
+
+Basic and orthogonal selections are per-axis products: per dimension a list of entries
+``(grid_index, chunk_sel, out_sel, complete)`` (``dims``), a chunk's work item being one entry per
+dimension. An entry's selections are slices where the selected elements are a run (sorted int
+arrays mostly are), else int arrays. ``complete`` says the entry covers every in-bounds element of
+its chunk along that dimension, in order. A coordinate selection lists its chunks directly
+(:meth:`CoordinateIndexer.chunks`), each point fetched with the others of its chunk.
+
+``numpy_index`` of an indexer turns a (``chunk_sel`` or ``out_sel``) tuple into a numpy index:
+orthogonal tuples with two or more arrays go through ``np.ix_``; the others are numpy indices
+already.
 
 >>> ix = BasicIndexer((slice(2, 9),), shape=(10,), chunk_shape=(4,))
 >>> ix.shape, [(e[0], e[1], e[2]) for e in ix.dims[0]]
 ((7,), [(0, slice(2, 4, 1), slice(0, 2, None)), (1, slice(0, 4, 1), slice(2, 6, None)), (2, slice(0, 1, 1), slice(6, 7, None))])
+>>> ix = OrthogonalIndexer(([7, 1, 2],), shape=(10,), chunk_shape=(4,))
+>>> [(e[0], e[1], e[2]) for e in ix.dims[0]]
+[(0, slice(1, 3, 1), slice(1, 3, None)), (1, slice(3, 4, 1), slice(0, 1, None))]
 """
 
 from __future__ import annotations
@@ -28,9 +45,10 @@ import numpy as np
 
 from .errors import BoundsCheckError, IndexingError
 
-__all__ = ["BasicIndexer", "normalize_basic_selection", "DimEntry"]
+__all__ = ["BasicIndexer", "OrthogonalIndexer", "CoordinateIndexer", "BlockIndexer", "mask_indexer",
+           "selection_kind", "normalize_basic_selection", "orthogonal_numpy_index", "assign", "DimEntry"]
 
-DimEntry = tuple  # (grid_index: int, chunk_slice: slice, out_slice: slice, complete: bool)
+DimEntry = tuple  # (grid_index: int, chunk_sel: slice | ndarray, out_sel: slice | ndarray, complete: bool)
 
 
 def _is_int(x: Any) -> bool:
@@ -42,12 +60,19 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, np.bool_)
 
 
-def normalize_basic_selection(selection: Any, ndim: int) -> tuple[list, list[int], bool]:
+def _is_array_like(x: Any) -> bool:
+    if isinstance(x, (list, np.ndarray)):
+        return True
+    return hasattr(x, "__array__") and not isinstance(x, (str, bytes, np.generic))
+
+
+def normalize_basic_selection(selection: Any, ndim: int, arrays: bool = False) -> tuple[list, list[int], bool]:
     """Expand ``...`` and split out ``None``.
 
-    Returns ``(per_dim, newaxis_positions, is_scalar)``: ``per_dim`` has one int or slice per
-    array dimension; ``newaxis_positions`` are the result axes that ``None`` inserts; ``is_scalar``
-    is True when every dimension is indexed by an int (numpy then returns a scalar).
+    Returns ``(per_dim, newaxis_positions, is_scalar)``: ``per_dim`` has one int or slice (or,
+    with ``arrays``, array-like) per array dimension; ``newaxis_positions`` are the result axes
+    that ``None`` inserts; ``is_scalar`` is True when every dimension is indexed by an integer
+    (numpy then returns a scalar).
     """
     # fast paths: `a[...]` and one slice per dimension
     if selection is Ellipsis:
@@ -63,12 +88,14 @@ def normalize_basic_selection(selection: Any, ndim: int) -> tuple[list, list[int
         if s is Ellipsis:
             n_ellipsis += 1
         elif isinstance(s, (bool, np.bool_)):
-            raise IndexingError("boolean scalars are not a basic selection; use a mask with a.vindex[...]")
-        elif isinstance(s, (list, np.ndarray)) or hasattr(s, "__array__"):
-            raise IndexingError(f"{type(s).__name__} indices are not a basic selection: use a.oindex[...] "
-                                "for orthogonal or a.vindex[...] for coordinate selection")
+            raise IndexingError("boolean scalars are not supported as indices; use a mask with a.vindex[...]")
+        elif _is_array_like(s):
+            if not arrays:
+                raise IndexingError(f"{type(s).__name__} indices are not a basic selection: use a.oindex[...] "
+                                    "for orthogonal or a.vindex[...] for coordinate selection")
         else:
-            raise IndexingError(f"unsupported index {s!r} of type {type(s).__name__}: use ints, slices, ... or None")
+            raise IndexingError(f"unsupported index {s!r} of type {type(s).__name__}: use ints, slices, ... or None"
+                                + (", or int or bool arrays" if arrays else ""))
     if n_ellipsis > 1:
         raise IndexingError("an index can only have a single ellipsis ('...')")
     n_real = sum(1 for s in selection if s is not None and s is not Ellipsis)
@@ -122,17 +149,18 @@ def _dim_positive(start: int, step: int, n: int, dim_len: int, c: int) -> list[t
     return out
 
 
-def _dim_entries(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
-    """Work-axis length and entries for one dimension."""
-    if _is_int(sel):
-        i = int(sel)
-        if i < 0:
-            i += dim_len
-        if not 0 <= i < dim_len:
-            raise BoundsCheckError(f"index {int(sel)} is out of bounds for a dimension of length {dim_len}")
-        k = i // c
-        extent = min(c, dim_len - k * c)
-        return 1, [(k, slice(i - k * c, i - k * c + 1, 1), slice(0, 1), extent == 1)]
+def _int_entry(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
+    i = int(sel)
+    if i < 0:
+        i += dim_len
+    if not 0 <= i < dim_len:
+        raise BoundsCheckError(f"index {int(sel)} is out of bounds for a dimension of length {dim_len}")
+    k = i // c
+    extent = min(c, dim_len - k * c)
+    return 1, [(k, slice(i - k * c, i - k * c + 1, 1), slice(0, 1), extent == 1)]
+
+
+def _slice_entries(sel: slice, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
     try:
         start, stop, step = sel.indices(dim_len)
     except TypeError:  # as numpy: anything with __index__ (ints, numpy ints) or None
@@ -157,30 +185,119 @@ def _dim_entries(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
     return n, entries
 
 
-class BasicIndexer:
-    """A basic selection resolved against an array's shape and chunk shape.
+def _dim_entries(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
+    """Work-axis length and entries for one dimension of a basic selection."""
+    if _is_int(sel):
+        return _int_entry(sel, dim_len, c)
+    return _slice_entries(sel, dim_len, c)
 
-    Attributes
-    ----------
-    shape : tuple
-        The numpy result shape.
-    work_shape : tuple
-        One axis per array dimension (length 1 for integer-indexed ones).
-    dims : list
-        Per dimension, the entries ``(grid_index, chunk_slice, out_slice, complete)``.
-    is_scalar : bool
-        Every dimension has an integer index (the result is a scalar).
-    """
+
+def _int_array(sel: Any, what: str) -> np.ndarray:
+    """``sel`` as an intp array; bool arrays are not accepted here."""
+    arr = np.asarray(sel)
+    if arr.dtype.kind in "iu":
+        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.intp).max:
+            raise BoundsCheckError(f"{what}: index {arr.max()} is out of bounds")
+        return arr.astype(np.intp, copy=False)
+    if arr.size == 0 and arr.dtype.kind == "f":  # `[]` is an empty float64 array to numpy
+        return arr.astype(np.intp)
+    if arr.dtype.kind == "b":
+        raise IndexingError(f"{what}: boolean arrays are not supported here")
+    raise IndexingError(f"{what}: arrays used as indices must be of integer (or boolean) type, got {arr.dtype}")
+
+
+def _wrap(idx: np.ndarray, dim_len: int, axis: int) -> np.ndarray:
+    """Negative indices counted from the end; anything out of ``[0, dim_len)`` raises."""
+    if idx.size == 0:
+        return idx
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo < -dim_len or hi >= dim_len:
+        bad = lo if lo < -dim_len else hi
+        raise BoundsCheckError(f"index {bad} is out of bounds for axis {axis} of length {dim_len}")
+    if lo < 0:
+        idx = np.where(idx < 0, idx + dim_len, idx)
+    return idx
+
+
+def _run(a: np.ndarray) -> slice | None:
+    """``a`` as a slice if it is a run of consecutive increasing integers, else None."""
+    first, last = int(a[0]), int(a[-1])
+    if last - first == len(a) - 1 and (len(a) < 3 or bool((np.diff(a) == 1).all())):
+        return slice(first, last + 1, 1)
+    return None
+
+
+def _array_entries(idx: np.ndarray, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
+    """Work-axis length and entries for one dimension indexed by an int array (in bounds,
+    non-negative): grouped by chunk, each chunk's elements in their order in ``idx``."""
+    n = len(idx)
+    if n == 0:
+        return 0, []
+    k = idx // c
+    if n == 1 or bool((k[1:] >= k[:-1]).all()):
+        order = None  # already grouped by chunk: each chunk's output positions are a run
+        sk = k
+    else:
+        order = np.argsort(k, kind="stable")
+        sk = k[order]
+    bounds = [0, *(np.flatnonzero(sk[1:] != sk[:-1]) + 1).tolist(), n]
+    entries = []
+    for s, e in zip(bounds[:-1], bounds[1:]):
+        kk = int(sk[s])
+        if order is None:
+            local, out_sel = idx[s:e] - kk * c, slice(s, e)
+        else:
+            pos = order[s:e]
+            local = idx[pos] - kk * c
+            # a stable sort keeps pos increasing: a run exactly when first and last are e-s-1 apart
+            out_sel = slice(int(pos[0]), int(pos[-1]) + 1) if int(pos[-1]) - int(pos[0]) == e - s - 1 else pos
+        run = _run(local)
+        extent = min(c, dim_len - kk * c)
+        complete = run is not None and run.start == 0 and run.stop == extent
+        entries.append((kk, run if run is not None else local, out_sel, complete))
+    return n, entries
+
+
+def orthogonal_numpy_index(sel: tuple) -> tuple:
+    """A numpy index for an orthogonal ``chunk_sel``/``out_sel`` (one slice or int array per
+    axis). With at most one array numpy already indexes orthogonally; with more, every axis
+    goes through ``np.ix_`` (slices as ``arange``)."""
+    if type(sel) is not tuple or sum(type(s) is not slice for s in sel) < 2:
+        return sel
+    return np.ix_(*(s if type(s) is not slice else _slice_arange(s) for s in sel))
+
+
+def assign(target: np.ndarray, index: Any, value: Any, fields: str | list | None = None) -> None:
+    """``target[index] = value``; with ``fields`` (one name or several) only those fields of a
+    structured ``target`` change, ``value`` holding that field's values (or, for several, a
+    structured value with those fields)."""
+    if fields is None:
+        target[index] = value
+    elif isinstance(fields, str):
+        target[fields][index] = value
+    else:
+        for name in fields:
+            target[name][index] = value[name]
+
+
+def _slice_arange(s: slice) -> np.ndarray:
+    step = s.step or 1
+    stop = s.stop if s.stop is not None else -1  # only the negative-step output slices run to the start
+    return np.arange(s.start or 0, stop, step)
+
+
+def _same(sel):
+    return sel
+
+
+class _ProductIndexer:
+    """Shared by basic and orthogonal selections: per-dimension entries, a product of chunks."""
 
     __slots__ = ("shape", "work_shape", "dims", "is_scalar", "nchunks")
+    product = True
+    numpy_index = staticmethod(_same)
 
-    def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
-        per_dim, newaxes, self.is_scalar = normalize_basic_selection(selection, len(shape))
-        work, dims = [], []
-        for sel, dim_len, c in zip(per_dim, shape, chunk_shape):
-            n, entries = _dim_entries(sel, dim_len, c)
-            work.append(n)
-            dims.append(entries)
+    def _finish(self, work: list, dims: list, per_dim: list, newaxes: list) -> None:
         self.work_shape = tuple(work)
         self.dims = dims
         result = [n for n, sel in zip(work, per_dim) if not _is_int(sel)]
@@ -192,9 +309,25 @@ class BasicIndexer:
             nchunks *= len(d)
         self.nchunks = nchunks
 
+    @property
+    def local(self) -> type:
+        """The indexer class for one chunk's part of this selection (``chunk_sel``, shard-local)."""
+        return type(self)
+
     def items(self) -> Iterator[tuple[DimEntry, ...]]:
         """One work item per touched chunk: a tuple holding one entry per dimension."""
         return itertools.product(*self.dims)
+
+    def chunks(self) -> Iterator[tuple[tuple, tuple, tuple, bool]]:
+        """``(grid_coords, chunk_sel, out_sel, complete)`` per touched chunk."""
+        for item in self.items():
+            coords, chunk_sel, out_sel, complete = zip(*item) if item else ((), (), (), (True,))
+            yield coords, chunk_sel, out_sel, all(complete)
+
+    @staticmethod
+    def local_shape(chunk_sel: tuple) -> tuple[int, ...]:
+        """The shape of the work array part that one chunk's ``chunk_sel`` fills."""
+        return tuple(len(range(s.start, s.stop, s.step)) if type(s) is slice else len(s) for s in chunk_sel)
 
     def to_result(self, work: np.ndarray) -> np.ndarray:
         """View a work-shaped array in the result shape (no copy)."""
@@ -203,3 +336,249 @@ class BasicIndexer:
     def to_work(self, result: np.ndarray) -> np.ndarray:
         """View a result-shaped array in the work shape (no copy)."""
         return result.reshape(self.work_shape)
+
+
+class BasicIndexer(_ProductIndexer):
+    """A basic selection resolved against an array's shape and chunk shape.
+
+    Attributes
+    ----------
+    shape : tuple
+        The numpy result shape.
+    work_shape : tuple
+        One axis per array dimension (length 1 for integer-indexed ones).
+    dims : list
+        Per dimension, the entries ``(grid_index, chunk_sel, out_sel, complete)``; all slices.
+    is_scalar : bool
+        Every dimension has an integer index (the result is a scalar).
+    """
+
+    __slots__ = ()
+    kind = "basic"
+
+    def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
+        per_dim, newaxes, self.is_scalar = normalize_basic_selection(selection, len(shape))
+        work, dims = [], []
+        for sel, dim_len, c in zip(per_dim, shape, chunk_shape):
+            n, entries = _dim_entries(sel, dim_len, c)
+            work.append(n)
+            dims.append(entries)
+        self._finish(work, dims, per_dim, newaxes)
+
+
+class OrthogonalIndexer(_ProductIndexer):
+    """An orthogonal selection: each axis indexed on its own by an int, a slice (any step), a
+    1-d int array (any order, repeats, negatives) or a 1-d bool array of the axis's length;
+    ``...`` and ``None`` as in numpy. The result has, per axis, the elements the axis's index
+    picks, like ``x[np.ix_(...)]``; an int drops its axis."""
+
+    __slots__ = ()
+    kind = "orthogonal"
+    numpy_index = staticmethod(orthogonal_numpy_index)
+
+    def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
+        per_dim, newaxes, self.is_scalar = normalize_basic_selection(selection, len(shape), arrays=True)
+        work, dims = [], []
+        for axis, (sel, dim_len, c) in enumerate(zip(per_dim, shape, chunk_shape)):
+            if _is_int(sel) or type(sel) is slice:
+                n, entries = _dim_entries(sel, dim_len, c)
+            else:
+                arr = np.asarray(sel)
+                if arr.ndim != 1:
+                    raise IndexingError(f"orthogonal selection: the index for axis {axis} must be 1-dimensional, "
+                                        f"got shape {arr.shape}; use a.vindex[...] for points")
+                if arr.dtype.kind == "b":
+                    if len(arr) != dim_len:
+                        raise IndexingError(f"boolean index for axis {axis} has length {len(arr)}, "
+                                            f"the axis has length {dim_len}")
+                    idx = np.flatnonzero(arr)
+                else:
+                    idx = _wrap(_int_array(arr, f"axis {axis}"), dim_len, axis)
+                n, entries = _array_entries(idx, dim_len, c)
+            work.append(n)
+            dims.append(entries)
+        self._finish(work, dims, per_dim, newaxes)
+
+
+class CoordinateIndexer:
+    """A coordinate (vectorized, point) selection: one int array (or int) per axis, broadcast
+    together; the result has the broadcast shape, element ``i`` being the array's element at the
+    ``i``-th coordinates. Points are grouped by chunk (each chunk fetched once, the points of a
+    chunk kept in their order, so repeated points written last-wins as in numpy).
+
+    Attributes as :class:`BasicIndexer`, but ``work_shape`` is ``(number of points,)`` and the
+    chunks are listed by :meth:`chunks` (no ``dims``).
+    """
+
+    __slots__ = ("shape", "work_shape", "is_scalar", "nchunks", "_chunks")
+    kind = "coordinate"
+    product = False
+    numpy_index = staticmethod(_same)
+
+    def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...],
+                 _points: tuple | None = None):
+        ndim = len(shape)
+        if _points is None:
+            if not ndim:
+                raise IndexingError("coordinate selection needs an array with at least one dimension")
+            sel = selection if isinstance(selection, tuple) else (selection,)
+            if len(sel) != ndim:
+                raise IndexingError(f"coordinate selection needs one int array per axis: the array has {ndim} "
+                                    f"dimensions, the selection {len(sel)} entries")
+            arrays = []
+            for axis, s in enumerate(sel):
+                if not (_is_int(s) or _is_array_like(s)):
+                    raise IndexingError(f"coordinate selection: axis {axis} has {s!r}; only ints and int arrays "
+                                        "are allowed (use a.oindex[...] for slices)")
+                arrays.append(_int_array(s, f"coordinate selection, axis {axis}"))
+            try:
+                arrays = np.broadcast_arrays(*arrays)
+            except ValueError:
+                raise IndexingError("coordinate selection: the index arrays cannot be broadcast together, shapes "
+                                    + " ".join(str(np.shape(s)) for s in sel)) from None
+            self.shape = arrays[0].shape
+            points = tuple(_wrap(a.reshape(-1), n, axis) for axis, (a, n) in enumerate(zip(arrays, shape)))
+        else:
+            self.shape = selection
+            points = _points
+        self.is_scalar = self.shape == ()
+        npoints = len(points[0]) if points else 0
+        self.work_shape = (npoints,)
+        self._chunks = _group_points(points, shape, chunk_shape, npoints)
+        self.nchunks = len(self._chunks)
+
+    @property
+    def local(self) -> type:
+        """The indexer class for one chunk's part of this selection (``chunk_sel``, shard-local)."""
+        return type(self)
+
+    def chunks(self) -> list[tuple[tuple, tuple, tuple, bool]]:
+        """``(grid_coords, chunk_sel, out_sel, complete)`` per touched chunk: ``chunk_sel`` one
+        array of chunk-local indices per axis, ``out_sel`` the points' positions (an array or,
+        for a run, a slice) in the flat work array; never complete."""
+        return self._chunks
+
+    @staticmethod
+    def local_shape(chunk_sel: tuple) -> tuple[int, ...]:
+        return (len(chunk_sel[0]),)
+
+    def to_result(self, work: np.ndarray) -> np.ndarray:
+        return work.reshape(self.shape)
+
+    def to_work(self, result: np.ndarray) -> np.ndarray:
+        return result.reshape(self.work_shape)
+
+
+def _group_points(points: tuple, shape: tuple, chunk_shape: tuple, npoints: int) -> list:
+    if npoints == 0:
+        return []
+    grid = tuple(-(-n // c) for n, c in zip(shape, chunk_shape))
+    cells = [p // c for p, c in zip(points, chunk_shape)]
+    linear = np.ravel_multi_index(cells, grid) if len(grid) > 1 else cells[0]
+    if npoints == 1 or bool((linear[1:] >= linear[:-1]).all()):
+        order, sorted_ids = None, linear
+    else:
+        order = np.argsort(linear, kind="stable")
+        sorted_ids = linear[order]
+    bounds = [0, *(np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1).tolist(), npoints]
+    out = []
+    for s, e in zip(bounds[:-1], bounds[1:]):
+        if order is None:
+            pos = slice(s, e)
+            first = s
+        else:
+            pos = order[s:e]
+            first = int(pos[0])
+            if int(pos[-1]) - first == e - s - 1:
+                pos = slice(first, first + e - s)
+        coords = tuple(int(cell[first]) for cell in cells)
+        chunk_sel = tuple(p[pos] - k * c for p, k, c in zip(points, coords, chunk_shape))
+        out.append((coords, chunk_sel, (pos,), False))
+    return out
+
+
+def mask_indexer(mask: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]) -> CoordinateIndexer:
+    """The points where a bool ``mask`` of the array's shape is True, in C order."""
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise IndexingError(f"mask selection needs a boolean array, got dtype {m.dtype}")
+    if m.shape != tuple(shape):
+        raise IndexingError(f"mask selection: the mask has shape {m.shape}, the array has shape {tuple(shape)}")
+    if not shape:
+        raise IndexingError("mask selection needs an array with at least one dimension")
+    points = tuple(a.astype(np.intp, copy=False) for a in np.nonzero(m))
+    return CoordinateIndexer((len(points[0]),), shape, chunk_shape, _points=points)
+
+
+class BlockIndexer(BasicIndexer):
+    """A block selection: per axis an int or a step-1 slice counting chunks (negative counts
+    from the end), ``...`` as in numpy. The result keeps every axis (``a.blocks[1]`` is the
+    whole first-axis row of chunks number 1); it is the basic selection of those chunks' elements."""
+
+    __slots__ = ()
+
+    def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
+        per_dim, newaxes, _ = normalize_basic_selection(selection, len(shape))
+        if newaxes:
+            raise IndexingError("block selection does not support None (newaxis)")
+        basic = []
+        for axis, (sel, n, c) in enumerate(zip(per_dim, shape, chunk_shape)):
+            nblocks = -(-n // c)
+            if _is_int(sel):
+                b = int(sel)
+                if not -nblocks <= b < nblocks:
+                    raise BoundsCheckError(f"block index {b} is out of bounds for axis {axis} with {nblocks} blocks")
+                b %= nblocks
+                basic.append(slice(b * c, min((b + 1) * c, n)))
+            else:
+                try:
+                    start, stop, step = sel.indices(nblocks)
+                except (TypeError, ValueError):
+                    raise IndexingError(f"block selection: bad slice {sel!r}") from None
+                if step != 1:
+                    raise IndexingError(f"block selection: slice steps must be 1, got {sel!r}")
+                stop = max(start, stop)
+                basic.append(slice(start * c, min(stop * c, n)))
+        super().__init__(tuple(basic), shape, chunk_shape)
+
+    @property
+    def local(self) -> type:
+        return BasicIndexer  # chunk-local parts are plain slices
+
+
+def selection_kind(selection: Any, shape: tuple[int, ...]) -> str:
+    """How ``a[selection]`` reads, as numpy would: ``"basic"``, ``"orthogonal"`` (one int or bool
+    array among ints and slices, where numpy keeps the array's axis in place), ``"coordinate"``
+    (int arrays or ints on every axis, no slices: numpy broadcasts them together) or ``"mask"`` (a
+    bool array of the array's shape). Mixes numpy would reorder or that zarrsync cannot express
+    raise :class:`~zarrsync.errors.IndexingError` naming ``a.oindex``/``a.vindex``."""
+    sel = selection if isinstance(selection, tuple) else (selection,)
+    fancy = [i for i, s in enumerate(sel) if _is_array_like(s)]
+    if not fancy:
+        return "basic"
+    arrays = [np.asarray(sel[i]) for i in fancy]
+    if len(sel) == 1 and arrays[0].dtype == np.bool_ and arrays[0].shape == tuple(shape) and shape:
+        return "mask"
+    if len(fancy) == 1 and arrays[0].ndim == 1:
+        # numpy treats ints next to an array as advanced indices too: its result matches the
+        # orthogonal one when every int and the array are adjacent
+        advanced = sorted(set(fancy) | {i for i, s in enumerate(sel) if _is_int(s)})
+        if advanced[-1] - advanced[0] == len(advanced) - 1:
+            return "orthogonal"
+    elif (len(sel) == len(shape) and all(_is_int(s) or i in fancy for i, s in enumerate(sel))
+          and not any(a.dtype == np.bool_ for a in arrays)):
+        return "coordinate"
+    raise IndexingError(
+        f"ambiguous or unsupported selection {_describe(sel)}: use a.oindex[...] to index each axis on its own, "
+        "a.vindex[...] for points (one int array per axis) or a full-shape boolean mask")
+
+
+def _describe(sel: tuple) -> str:
+    parts = []
+    for s in sel:
+        if _is_array_like(s):
+            a = np.asarray(s)
+            parts.append(f"{type(s).__name__}[{a.dtype}]{a.shape}")
+        else:
+            parts.append(repr(s))
+    return "(" + ", ".join(parts) + ")"

@@ -24,6 +24,7 @@ from .codecs.base import ChunkSpec
 from .codecs.chain import CodecPipeline, is_fill, scratch
 from .errors import CorruptChunkError
 from .executor import run_tasks
+from .indexing import assign
 from .storage.base import Store
 
 __all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget"]
@@ -104,25 +105,33 @@ class ChunkTarget:
         self.partial = (pipeline.array_bytes.supports_partial and not pipeline.array_array
                         and not pipeline.bytes_bytes)
 
-    def work_items(self, indexer) -> list:
-        """The indexer's items with each axis's grid index replaced by its key fragment.
+    def work_items(self, indexer) -> list[tuple[str, tuple, tuple, bool]]:
+        """``(key, chunk_sel, out_sel, complete)`` for every chunk the indexer touches.
 
-        Fragments are formatted once per axis entry, not once per chunk.
+        For per-axis (basic, orthogonal) selections the key fragments are formatted once per axis
+        entry, not once per chunk.
         """
-        enc = self.key_encoding
+        enc, prefix = self.key_encoding, self.prefix
+        if not indexer.product:
+            return [(prefix + "".join(enc.fragments(k, d == 0) for d, k in enumerate(coords)), cs, os, complete)
+                    for coords, cs, os, complete in indexer.chunks()]
+        if not indexer.dims:  # a 0-d array: one chunk, the prefix is its whole key; `...` keeps views 0-d
+            return [(prefix, (), Ellipsis, True)]
         dims = [[(enc.fragments(e[0], d == 0), *e[1:]) for e in entries] for d, entries in enumerate(indexer.dims)]
-        return list(itertools.product(*dims))
+        items = []
+        for combo in itertools.product(*dims):
+            frags, chunk_sel, out_sel, complete = zip(*combo)
+            items.append((prefix + "".join(frags), chunk_sel, out_sel, all(complete)))
+        return items
 
 
-def _unpack(prefix: str, item: tuple) -> tuple[str, tuple, tuple, bool]:
-    if not item:  # a 0-d array: one chunk, the prefix is its whole key; `...` keeps views 0-d
-        return prefix, (), Ellipsis, True
-    frags, chunk_sel, out_sel, complete = zip(*item)
-    return prefix + "".join(frags), chunk_sel, out_sel, all(complete)
+def _is_view(out_sel) -> bool:
+    """True when ``out[out_sel]`` is a view (slices only), so a chunk can be placed through it."""
+    return out_sel is Ellipsis or all(type(s) is slice for s in out_sel)
 
 
-def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: int) -> None:
-    """Decode every chunk of ``items`` into ``out`` (a work-shaped array).
+def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int) -> None:
+    """Decode every chunk the ``indexer`` touches into ``out`` (its work-shaped array).
 
     Three kinds of task. Shards (a chain that is just ``sharding_indexed``): a whole shard is
     fetched once and its inner chunks decoded straight into ``out``; part of a shard reads the
@@ -134,8 +143,16 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
     into a per-thread scratch buffer and the selected part copied out (a fresh large buffer
     would cost a page fault per 4 KiB); otherwise the chunk is decoded (small allocations are
     cheap) and the selected part copied out.
+
+    Each chunk is fetched and decoded once, however many selected elements fall in it; an
+    element's place in ``out`` is a slice where it can be (then chunks decode through a view),
+    else an int array (unsorted orthogonal or coordinate selections).
     """
-    store, pipeline, prefix, spec = target.store, target.pipeline, target.prefix, target.spec
+    items = target.work_items(indexer)
+    if not items:
+        return
+    store, pipeline, spec = target.store, target.pipeline, target.spec
+    ix = indexer.numpy_index
     fill = spec.fill_value
     direct = pipeline.decodes_into
     shape, dtype, nbytes = spec.shape, spec.dtype, spec.nbytes
@@ -145,10 +162,12 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
     if target.partial:
         codec = pipeline.array_bytes
         inner_workers = workers if len(items) == 1 else 1  # one shard: its inner chunks fan out instead
+        kind = indexer.local
 
         def shard_task(item):
-            key, chunk_sel, out_sel, complete = _unpack(prefix, item)
-            dest = out[out_sel]
+            key, chunk_sel, out_sel, complete = item
+            view = _is_view(out_sel)
+            dest = out[out_sel] if view else np.empty(indexer.local_shape(chunk_sel), dtype=dtype)
             try:
                 if complete and dest.shape == shape:
                     data = store.get(key)
@@ -157,11 +176,13 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
                     found = data is not None
                 else:
                     found = codec.read_region(lambda requests: store.get_ranges(key, requests), chunk_sel, dest,
-                                              spec, inner_workers)
+                                              spec, inner_workers, kind)
             except CorruptChunkError as e:
                 raise CorruptChunkError(str(e), key) from None
             if not found:
                 dest[...] = fill
+            if not view:
+                out[ix(out_sel)] = dest
 
         run_tasks(shard_task, items, workers)
         return
@@ -170,24 +191,28 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
         # small chunks: a task reads a group of chunks, decodes them with one codec call (one
         # GIL release for the group instead of one per chunk), then places them
         def group_task(group):
-            unpacked = [_unpack(prefix, it) for it in group]
-            datas = [store.get(u[0]) for u in unpacked]
+            datas = [store.get(item[0]) for item in group]
             present = [i for i, d in enumerate(datas) if d is not None]
             decoded = dict(zip(present, pipeline.decode_many([datas[i] for i in present],
-                                                             [unpacked[i][0] for i in present]))) if present else {}
-            for i, (key, chunk_sel, out_sel, complete) in enumerate(unpacked):
-                dest = out[out_sel]
+                                                             [group[i][0] for i in present]))) if present else {}
+            for i, (key, chunk_sel, out_sel, complete) in enumerate(group):
                 chunk = decoded.get(i)
                 if chunk is None:
-                    dest[...] = fill
+                    out[ix(out_sel)] = fill
+                elif complete and _is_view(out_sel) and out[out_sel].shape == shape:
+                    out[out_sel] = chunk
                 else:
-                    dest[...] = chunk if complete and dest.shape == shape else chunk[chunk_sel]
+                    out[ix(out_sel)] = chunk[ix(chunk_sel)]
 
         run_tasks(group_task, [items[i:i + _GROUP] for i in range(0, len(items), _GROUP)], workers)
         return
 
     def task(item):
-        key, chunk_sel, out_sel, complete = _unpack(prefix, item)
+        key, chunk_sel, out_sel, complete = item
+        if not _is_view(out_sel):  # scattered output positions: decode, then one fancy assignment
+            data = store.get(key)
+            out[ix(out_sel)] = fill if data is None else pipeline.decode(data, key)[ix(chunk_sel)]
+            return
         dest = out[out_sel]
         whole = complete and dest.shape == shape
         if direct:
@@ -198,7 +223,7 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
             if large:  # decode into a reused buffer, copy the selected part out
                 buf = scratch(nbytes, "decode")
                 if pipeline.read_into(store, key, memoryview(buf)):
-                    dest[...] = buf.view(dtype).reshape(shape)[chunk_sel]
+                    dest[...] = buf.view(dtype).reshape(shape)[ix(chunk_sel)]
                 else:
                     dest[...] = fill
                 return
@@ -207,18 +232,27 @@ def read_chunks(target: ChunkTarget, items: list, out: np.ndarray, max_workers: 
             dest[...] = fill
         else:
             chunk = pipeline.decode(data, key)
-            dest[...] = chunk if whole else chunk[chunk_sel]
+            dest[...] = chunk if whole else chunk[ix(chunk_sel)]
 
     run_tasks(task, items, workers)
 
 
-def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_workers: int,
-                 write_empty_chunks: bool) -> None:
-    """Write ``value`` (work-shaped, or 0-d for a scalar) into every chunk of ``items``."""
-    store, pipeline, prefix, spec = target.store, target.pipeline, target.prefix, target.spec
+def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, max_workers: int,
+                 write_empty_chunks: bool, fields=None) -> None:
+    """Write ``value`` (work-shaped, or 0-d for a scalar) into every chunk the ``indexer`` touches.
+
+    With ``fields`` (a field name or a list of them, for structured arrays) only those fields
+    change: every chunk is then read, merged and rewritten under its lock.
+    """
+    items = target.work_items(indexer)
+    if not items:
+        return
+    store, pipeline, spec = target.store, target.pipeline, target.spec
+    ix = indexer.numpy_index
+    kind = indexer.local
     lock_id = target.lock_id
     scalar = value.ndim == 0
-    scalar_is_fill = scalar and is_fill(value, spec.fill_value)
+    scalar_is_fill = scalar and fields is None and is_fill(value, spec.fill_value)
 
     def store_chunk(key: str, chunk: np.ndarray | None) -> None:
         # chunk None means "all fill"
@@ -233,8 +267,8 @@ def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_worker
         store.set(key, pipeline.encode(chunk))
 
     def task(item):
-        key, chunk_sel, out_sel, complete = _unpack(prefix, item)
-        if complete:
+        key, chunk_sel, out_sel, complete = item
+        if complete and fields is None:
             if scalar:
                 if scalar_is_fill:
                     chunk = None
@@ -244,7 +278,7 @@ def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_worker
                     chunk = fill_chunk(spec)
                     chunk[chunk_sel] = value
             else:
-                src = value[out_sel]
+                src = value[ix(out_sel)]
                 if src.shape == spec.shape:
                     chunk = src
                 else:  # an edge chunk: the out-of-bounds part holds the fill value
@@ -252,11 +286,12 @@ def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_worker
                     chunk[chunk_sel] = src
             store_chunk(key, chunk)
             return
+        part = value if scalar else value[ix(out_sel)]
         with chunk_lock(lock_id, key):
             old = store.get(key)
             if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
                 try:
-                    new = pipeline.array_bytes.update(old, chunk_sel, value if scalar else value[out_sel], spec)
+                    new = pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
                 except CorruptChunkError as e:
                     raise CorruptChunkError(str(e), key) from None
                 if new is not None:
@@ -268,7 +303,7 @@ def write_chunks(target: ChunkTarget, items: list, value: np.ndarray, max_worker
                 chunk = fill_chunk(spec)
             else:
                 chunk = np.array(pipeline.decode(old, key), copy=True)
-            chunk[chunk_sel] = value if scalar else value[out_sel]
+            assign(chunk, ix(chunk_sel), part, fields)
             store_chunk(key, chunk)
 
     run_tasks(task, items, chunk_workers(max_workers, target, writing=True))

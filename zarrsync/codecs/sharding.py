@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import CodecError, CorruptChunkError
 from ..executor import run_tasks
-from ..indexing import BasicIndexer
+from ..indexing import BasicIndexer, assign
 from ..storage.base import ByteRequest, RangeRequest, SuffixRequest
 from .base import ArrayBytesCodec, ChunkSpec, Codec, check_config
 from .bytes_ import BytesCodec
@@ -191,17 +191,23 @@ class ShardingCodec(ArrayBytesCodec):
 
     # --- part of a shard -----------------------------------------------------------------------------
     def read_region(self, read: Reader, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
-                    max_workers: int = 1) -> bool:
-        """Decode the shard-local basic ``selection`` (slices) into ``dest``, reading only what it
-        needs through ``read`` (a list of byte requests -> a list of bytes, or None if the shard
-        does not exist): the index with one request, then the inner chunks the selection touches,
-        near ones coalesced into one range. Returns False for a missing shard (``dest`` untouched).
+                    max_workers: int = 1, indexer: type = BasicIndexer) -> bool:
+        """Decode the shard-local ``selection`` into ``dest``, reading only what it needs through
+        ``read`` (a list of byte requests -> a list of bytes, or None if the shard does not
+        exist): the index with one request, then the inner chunks the selection touches, each
+        once, near ones coalesced into one range. Returns False for a missing shard (``dest``
+        untouched).
+
+        ``indexer`` is the selection's kind (an indexer class of :mod:`zarrsync.indexing`):
+        slices for a basic selection, slices and int arrays for an orthogonal one, one int array
+        per axis for a coordinate one; ``dest`` has the shape that kind gives the selection.
         """
         b = self._bind(spec)
         got = read([self._index_request(b)])
         if got is None:
             return False
-        wanted = self._plan(b, self._parse_index(b, got[0], None), selection, dest, spec)
+        ix = indexer(selection, spec.shape, self.chunk_shape)
+        wanted = self._plan(b, self._parse_index(b, got[0], None), ix, dest, spec)
         if not wanted:
             return True
         wanted.sort(key=lambda w: w[0])
@@ -218,45 +224,50 @@ class ShardingCodec(ArrayBytesCodec):
             if lo + nbytes > len(blob):
                 raise CorruptChunkError(f"shard index: inner chunk at {offset}+{nbytes} lies past the end of the shard")
             pieces.append((blob[lo:lo + nbytes], chunk_sel, out_sel))
-        self._decode_pieces(b, pieces, dest, max_workers)
+        self._decode_pieces(b, pieces, dest, max_workers, ix.numpy_index)
         return True
 
     def decode_region(self, data, selection: tuple, dest: np.ndarray, spec: ChunkSpec, max_workers: int = 1) -> None:
         """Decode the shard-local ``selection`` of a fetched shard object straight into ``dest``."""
         b = self._bind(spec)
         index, view = self._split(b, data)
-        wanted = self._plan(b, index, selection, dest, spec)
-        self._decode_pieces(b, [(view[o:o + n], cs, os) for o, n, cs, os in wanted], dest, max_workers)
+        ix = BasicIndexer(selection, spec.shape, self.chunk_shape)
+        wanted = self._plan(b, index, ix, dest, spec)
+        self._decode_pieces(b, [(view[o:o + n], cs, os) for o, n, cs, os in wanted], dest, max_workers,
+                            ix.numpy_index)
 
-    def _plan(self, b: _Bound, index: np.ndarray, selection: tuple, dest: np.ndarray, spec: ChunkSpec) -> list:
+    def _plan(self, b: _Bound, index: np.ndarray, ix, dest: np.ndarray, spec: ChunkSpec) -> list:
         """Fill the parts of ``dest`` whose inner chunks are not stored; list the stored ones the
-        selection touches as ``(offset, nbytes, chunk_sel, out_sel)``."""
+        indexer ``ix`` touches as ``(offset, nbytes, chunk_sel, out_sel)``."""
         wanted = []
-        for item in BasicIndexer(selection, spec.shape, self.chunk_shape).items():
-            coords, chunk_sel, out_sel, _ = zip(*item)
+        np_index = ix.numpy_index
+        for coords, chunk_sel, out_sel, _ in ix.chunks():
             offset, nbytes = index[np.ravel_multi_index(coords, b.chunks_per_shard)]
             if offset == _EMPTY:
-                dest[out_sel] = spec.fill_value
+                dest[np_index(out_sel)] = spec.fill_value
             else:
                 wanted.append((int(offset), int(nbytes), chunk_sel, out_sel))
         return wanted
 
     @staticmethod
-    def _decode_pieces(b: _Bound, pieces: list, dest: np.ndarray, max_workers: int) -> None:
+    def _decode_pieces(b: _Bound, pieces: list, dest: np.ndarray, max_workers: int, np_index) -> None:
         inner = b.inner
 
         def one(piece):
             data, chunk_sel, out_sel = piece
-            dest[out_sel] = inner.decode_reusing(data)[chunk_sel]
+            dest[np_index(out_sel)] = inner.decode_reusing(data)[np_index(chunk_sel)]
 
         # the caller passes max_workers > 1 only for a call that touches a single shard; inside a
         # pool worker run_tasks runs inline, so this never waits on the pool it runs in
         run_tasks(one, pieces, max_workers)
 
-    def update(self, old, selection: tuple, value: np.ndarray, spec: ChunkSpec) -> bytes | None:
-        """The shard ``old`` (bytes, or None if missing) with the shard-local ``selection`` set to
-        ``value`` (work-shaped, or 0-d). Only the inner chunks the selection touches are decoded
-        and re-encoded; the others are copied as bytes. None when no inner chunk is left."""
+    def update(self, old, selection: tuple, value: np.ndarray, spec: ChunkSpec, indexer: type = BasicIndexer,
+               fields=None) -> bytes | None:
+        """The shard ``old`` (bytes, or None if missing) with the shard-local ``selection`` (of the
+        kind of the ``indexer`` class, as for :meth:`read_region`) set to ``value`` (shaped as the
+        selection, or 0-d); with ``fields``, only those fields of a structured array. Only the
+        inner chunks the selection touches are decoded and re-encoded; the others are copied as
+        bytes. None when no inner chunk is left."""
         b = self._bind(spec)
         n = math.prod(b.chunks_per_shard)
         if old is None:
@@ -264,18 +275,18 @@ class ShardingCodec(ArrayBytesCodec):
         else:
             index, view = self._split(b, old)
         parts: list = [None if o == _EMPTY else view[int(o):int(o + s)] for o, s in index]
-        ix = BasicIndexer(selection, spec.shape, self.chunk_shape)
+        ix = indexer(selection, spec.shape, self.chunk_shape)
+        np_index = ix.numpy_index
         scalar = value.ndim == 0
-        for item in ix.items():
-            coords, chunk_sel, out_sel, complete = zip(*item)
+        for coords, chunk_sel, out_sel, complete in ix.chunks():
             i = int(np.ravel_multi_index(coords, b.chunks_per_shard))
-            if all(complete):
+            if complete and fields is None:
                 inner = np.empty(self.chunk_shape, dtype=spec.dtype)
             elif parts[i] is None:
                 inner = np.full(self.chunk_shape, spec.fill_value, dtype=spec.dtype)
             else:
                 inner = np.array(b.inner.decode(parts[i]), copy=True)
-            inner[chunk_sel] = value if scalar else value[out_sel]
+            assign(inner, np_index(chunk_sel), value if scalar else value[np_index(out_sel)], fields)
             parts[i] = None if is_fill(inner, spec.fill_value) else bytes(b.inner.encode(inner))
         if all(p is None for p in parts):
             return None
