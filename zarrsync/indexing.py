@@ -470,30 +470,36 @@ class CoordinateIndexer:
 
 
 def _group_points(points: tuple, shape: tuple, chunk_shape: tuple, npoints: int) -> list:
+    """Points grouped by chunk: a stable sort on the chunk's linear grid index (a radix sort when
+    the grid has at most 2**16 chunks), then one run of the sorted points per chunk."""
     if npoints == 0:
         return []
     grid = tuple(-(-n // c) for n, c in zip(shape, chunk_shape))
-    cells = [p // c for p, c in zip(points, chunk_shape)]
+    cells, local = zip(*(np.divmod(p, c) for p, c in zip(points, chunk_shape)))
     linear = np.ravel_multi_index(cells, grid) if len(grid) > 1 else cells[0]
     if npoints == 1 or bool((linear[1:] >= linear[:-1]).all()):
         order, sorted_ids = None, linear
     else:
-        order = np.argsort(linear, kind="stable")
+        ngrid = 1
+        for g in grid:
+            ngrid *= g
+        keys = linear.astype(np.uint16) if ngrid <= 1 << 16 else linear
+        order = np.argsort(keys, kind="stable")
         sorted_ids = linear[order]
+        local = [q[order] for q in local]
     bounds = [0, *(np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1).tolist(), npoints]
+    unravelled = np.unravel_index(sorted_ids[bounds[:-1]], grid)
     out = []
-    for s, e in zip(bounds[:-1], bounds[1:]):
+    for g, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
         if order is None:
             pos = slice(s, e)
-            first = s
         else:
             pos = order[s:e]
             first = int(pos[0])
-            if int(pos[-1]) - first == e - s - 1:
+            if int(pos[-1]) - first == e - s - 1:  # a stable sort keeps pos increasing: a run
                 pos = slice(first, first + e - s)
-        coords = tuple(int(cell[first]) for cell in cells)
-        chunk_sel = tuple(p[pos] - k * c for p, k, c in zip(points, coords, chunk_shape))
-        out.append((coords, chunk_sel, (pos,), False))
+        coords = tuple(int(u[g]) for u in unravelled)
+        out.append((coords, tuple(q[s:e] for q in local), (pos,), False))
     return out
 
 

@@ -209,30 +209,30 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
 
     def task(item):
         key, chunk_sel, out_sel, complete = item
-        if not _is_view(out_sel):  # scattered output positions: decode, then one fancy assignment
-            data = store.get(key)
-            out[ix(out_sel)] = fill if data is None else pipeline.decode(data, key)[ix(chunk_sel)]
-            return
-        dest = out[out_sel]
-        whole = complete and dest.shape == shape
-        if direct:
-            if whole and dest.flags.c_contiguous:  # decode straight into the output
+        view = _is_view(out_sel)  # else scattered output positions: one fancy assignment at the end
+        whole = False
+        if view:
+            dest = out[out_sel]
+            whole = complete and dest.shape == shape
+            if direct and whole and dest.flags.c_contiguous:  # decode straight into the output
                 if not pipeline.read_into(store, key, memoryview(dest).cast("B")):
                     dest[...] = fill
                 return
-            if large:  # decode into a reused buffer, copy the selected part out
-                buf = scratch(nbytes, "decode")
-                if pipeline.read_into(store, key, memoryview(buf)):
-                    dest[...] = buf.view(dtype).reshape(shape)[ix(chunk_sel)]
-                else:
-                    dest[...] = fill
-                return
-        data = store.get(key)
-        if data is None:
-            dest[...] = fill
+        if direct and large:  # decode into a reused buffer, copy the selected part out
+            buf = scratch(nbytes, "decode")
+            found = pipeline.read_into(store, key, memoryview(buf))
+            src = buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
         else:
-            chunk = pipeline.decode(data, key)
-            dest[...] = chunk if whole else chunk[ix(chunk_sel)]
+            data = store.get(key)
+            if data is None:
+                src = fill
+            else:
+                chunk = pipeline.decode(data, key)
+                src = chunk if whole else chunk[ix(chunk_sel)]
+        if view:
+            dest[...] = src
+        else:
+            out[ix(out_sel)] = src
 
     run_tasks(task, items, workers)
 
