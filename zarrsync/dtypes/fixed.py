@@ -383,6 +383,8 @@ class DateTimeType(_TimeType):
     _code = "M8"
 
     def _scalar(self, value):
+        if isinstance(value, np.timedelta64):
+            raise TypeError("a timedelta64 is not a point in time")
         return value if isinstance(value, np.datetime64) else np.datetime64(value)
 
 
