@@ -129,7 +129,8 @@ class FixedUTF32Type(DataType):
     @classmethod
     def of_length(cls, chars: int) -> "FixedUTF32Type":
         if chars < 1:
-            raise DataTypeError("numpy dtype 'U0' has no length; give one, e.g. 'U10'")
+            raise DataTypeError("numpy dtype 'U0' (str) has no length; give one, e.g. 'U10' (variable-length "
+                                "strings are not supported yet)")
         return cls("fixed_length_utf32", _sized("U", chars, "fixed_length_utf32"))
 
     @property
@@ -181,7 +182,8 @@ class NullTerminatedBytesType(DataType):
     @classmethod
     def of_length(cls, n: int) -> "NullTerminatedBytesType":
         if n < 1:
-            raise DataTypeError("numpy dtype 'S0' has no length; give one, e.g. 'S10'")
+            raise DataTypeError("numpy dtype 'S0' (bytes) has no length; give one, e.g. 'S10' (variable-length "
+                                "bytes are not supported yet)")
         return cls("null_terminated_bytes", _sized("S", n, "null_terminated_bytes"))
 
     def to_json(self):
