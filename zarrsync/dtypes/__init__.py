@@ -6,17 +6,12 @@ fill value into JSON and back (``SPEC_CHECKLIST`` §1.5, §3). The registry maps
 factories; third parties add types with :func:`register_data_type` or the ``zarrsync.dtypes``
 entry-point group.
 
-=================================== ======================================== ==========================
-module                              v3 names                                 numpy kinds
-=================================== ======================================== ==========================
-:mod:`~zarrsync.dtypes.numeric`     ``bool``, ``int8``...``uint64``,          ``b i u f c``
-                                    ``float16/32/64``, ``complex64/128``
-:mod:`~zarrsync.dtypes.fixed`       ``fixed_length_utf32``,                  ``U S V M m``
-                                    ``null_terminated_bytes``, ``raw_bytes``,
-                                    ``r<N>``, ``numpy.datetime64``,
-                                    ``numpy.timedelta64``
-:mod:`~zarrsync.dtypes.struct`      ``struct`` (and legacy ``structured``)   ``V`` with fields
-=================================== ======================================== ==========================
+- :mod:`~zarrsync.dtypes.numeric`: ``bool``, ``int8`` ... ``uint64``, ``float16/32/64``,
+  ``complex64/128`` (numpy kinds ``b i u f c``), and the :class:`DataType` base;
+- :mod:`~zarrsync.dtypes.fixed`: ``fixed_length_utf32`` (``U``), ``null_terminated_bytes``
+  (``S``), ``raw_bytes`` and ``r<N>`` (``V``), ``numpy.datetime64`` (``M``),
+  ``numpy.timedelta64`` (``m``);
+- :mod:`~zarrsync.dtypes.struct`: ``struct`` and the legacy ``structured`` (``V`` with fields).
 
 >>> t = parse_data_type("float32")
 >>> t.name, t.dtype

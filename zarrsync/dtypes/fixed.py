@@ -1,17 +1,14 @@
 """Fixed-size non-numeric data types: text, byte strings, raw bytes, datetime64 and timedelta64.
 
-============================ ============================= ========= ===================================
-v3 ``data_type``             configuration                 numpy     ``fill_value`` JSON
-============================ ============================= ========= ===================================
-``fixed_length_utf32``       ``{"length_bytes": L}``       ``U{L/4}`` a string of at most L/4 code points
-``null_terminated_bytes``    ``{"length_bytes": L}``       ``S{L}``  base64 of the bytes, trailing zeros
-                                                                     stripped
-``raw_bytes``                ``{"length_bytes": L}``       ``V{L}``  base64 of all L bytes
-``r<N>`` (N bits)            none                          ``V{N/8}`` a list of N/8 integers 0..255
-``numpy.datetime64``         ``{"unit": U,                 ``M8[kU]`` an int64 count of ``k U`` since the
-                             "scale_factor": k}``                    epoch, or ``"NaT"``
-``numpy.timedelta64``        same                          ``m8[kU]`` an int64 count, or ``"NaT"``
-============================ ============================= ========= ===================================
+- ``fixed_length_utf32`` ``{"length_bytes": L}``: numpy ``U{L/4}``; fill a string of at most
+  L/4 code points.
+- ``null_terminated_bytes`` ``{"length_bytes": L}``: numpy ``S{L}``; fill base64 of the bytes,
+  trailing zeros stripped.
+- ``raw_bytes`` ``{"length_bytes": L}``: numpy ``V{L}``; fill base64 of all L bytes.
+- ``r<N>`` (N bits, no configuration): numpy ``V{N/8}``; fill a list of N/8 integers 0..255.
+- ``numpy.datetime64`` ``{"unit": U, "scale_factor": k}``: numpy ``M8[kU]``; fill an int64 count
+  of ``k U`` since 1970-01-01, or ``"NaT"``.
+- ``numpy.timedelta64``, same configuration: numpy ``m8[kU]``; fill an int64 count or ``"NaT"``.
 
 (``SPEC_CHECKLIST`` §1.5, §3.) ``fixed_length_utf32`` stores UTF-32 code units in the ``bytes``
 codec's byte order, zero-padded; ``null_terminated_bytes`` stores the bytes zero-padded (numpy
