@@ -341,3 +341,52 @@ def cke_cases(ckes: dict) -> list[Case]:
                         region=(slice(1, 7), slice(0, 3), slice(2, 6))))
         out.append(Case(f"cke-{name}-0d", "float64", (), (), (B_LE,), 0.5, cke=cke))
     return out
+
+
+# --- fixed-size non-numeric data types (struct, U, S, V, M, m) ------------------------------------------
+
+def make_values(dtype, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` varied values of ``dtype`` (strings of every length, bytes with interior zeros, NaT,
+    NaN fields ...), built with numpy alone."""
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(seed)
+    if dt.names is not None:
+        out = np.zeros(n, dtype=dt)
+        for i, name in enumerate(dt.names):
+            field = dt.fields[name][0]
+            if field.subdtype is not None:
+                base, shape = field.subdtype
+                out[name] = make_values(base, n * int(np.prod(shape)), seed + i + 1).reshape((n,) + shape)
+            else:
+                out[name] = make_values(field, n, seed + i + 1)
+        return out
+    if dt.kind == "U":
+        alphabet = list("abcXYZ é€😀")
+        chars = dt.itemsize // 4
+        return np.array(["".join(rng.choice(alphabet, size=rng.integers(0, chars + 1))).rstrip("\x00")
+                         for _ in range(n)], dtype=dt)
+    if dt.kind == "S":
+        return np.array([bytes(rng.integers(0, 256, size=rng.integers(0, dt.itemsize + 1)).astype(np.uint8))
+                         .rstrip(b"\x00") for _ in range(n)], dtype=dt)
+    if dt.kind == "V":
+        return np.frombuffer(rng.integers(0, 256, size=n * dt.itemsize).astype(np.uint8).tobytes(), dtype=dt).copy()
+    if dt.kind in "Mm":
+        ints = rng.integers(-(10**12), 10**12, size=n)
+        ints[::5] = -(2**63)  # NaT
+        return ints.astype(np.int64).view(dt.newbyteorder("=")).astype(dt)
+    if dt.kind == "f":
+        out = (rng.standard_normal(n) * 100).astype(dt)
+        out[::7] = np.nan
+        return out
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return rng.integers(info.min, info.max, size=n, endpoint=True).astype(dt)
+    raise AssertionError(dt)
+
+
+def same_bytes(actual, expected) -> None:
+    """Equal dtype, shape and bytes (NaN and NaT compare as bits)."""
+    actual = np.asarray(actual)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert np.ascontiguousarray(actual).tobytes() == np.ascontiguousarray(expected).tobytes(), (actual, expected)

@@ -77,9 +77,9 @@ def test_byte_order_is_dropped(spelling, name):
 
 
 @pytest.mark.parametrize("value", [
-    "U5", "<U5", "S3", "|S3", "O", object, str, bytes, "V8", "M8[ns]", "m8[s]", "datetime64[ns]",
-    "timedelta64[s]", [("a", "i4"), ("b", "f8")], "(2,)i4", np.dtype("U3"), np.longdouble, np.clongdouble,
-    "g", "G",
+    # fixed-size strings, bytes, times and structs are supported: tests/test_dtypes_fixed.py
+    "O", object, str, bytes, "U0", "S0", "V0", "(2,)i4", np.longdouble, np.clongdouble, "g", "G",
+    [("a", "i4"), ("b", "O")],
 ])
 def test_unsupported_kinds(value):
     with pytest.raises(DataTypeError) as info:
@@ -94,7 +94,7 @@ def test_not_data_types(value):
 
 
 def test_unknown_v3_names_refused():
-    for value in ("float128", "string", "r16", "my.type"):
+    for value in ("float128", "string", "my.type"):
         with pytest.raises(UnknownExtensionError, match=value):
             data_type_from_json(value)
     with pytest.raises(UnknownExtensionError):
@@ -271,5 +271,6 @@ def test_numpy_spellings_still_work_with_entry_points(private_registry, monkeypa
     _fake_entry_points(monkeypatch, [FakeEntryPoint("test.celsius", CelsiusType.from_json)])
     assert parse_data_type(">f4").name == "float32"
     assert parse_data_type("i2").name == "int16"
+    assert parse_data_type("U3").name == "fixed_length_utf32"
     with pytest.raises(DataTypeError):
-        parse_data_type("U3")
+        parse_data_type("O")

@@ -4,9 +4,13 @@ The one home of creation defaults, chosen to match zarr-python 3 where a user wo
 
 - ``chunks="auto"``: :func:`guess_chunks` (about 1 MiB chunks, halving the longest axis);
 - ``compressors="auto"``: ``zstd`` level 0 without checksum;
-- ``serializer="auto"``: ``bytes`` with ``endian: "little"`` (no configuration for 1-byte types);
+- ``serializer="auto"``: ``bytes`` with ``endian: "little"`` (``"big"`` when the user spelled a
+  big-endian numpy dtype); no configuration for types without a byte order (1-byte types,
+  ``S``, ``V``), but a struct with any multi-byte field gets ``endian`` (zarr-python warns
+  without it);
 - ``filters=None``: no array -> array codec;
-- ``fill_value=None``: the data type's zero;
+- ``fill_value=None``: the data type's zero (``""``/``b""`` for strings and bytes, ``NaT`` for
+  datetime64 and timedelta64, as zarr-python);
 - ``chunk_key_encoding=None``: ``default`` with ``/``;
 - ``shards=None``: no sharding. With ``shards``, ``chunks`` is the inner chunk shape and the
   codecs above become the inner codecs of a ``sharding_indexed`` codec whose index is
@@ -26,7 +30,7 @@ import numpy as np
 from .codecs import (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, Codec, Crc32cCodec,
                      NumcodecsLike, ShardingCodec, ZstdCodec, numcodecs_v3_codec, parse_codec)
 from .codecs.base import SkippedCodec
-from .dtypes import parse_data_type
+from .dtypes import DataType, has_byte_order, parse_data_type
 from .errors import CodecError, MetadataError
 from .metadata import ArrayMetadata, parse_chunk_key_encoding
 from .metadata.v2 import ArrayMetadataV2, v2_codec_config
@@ -58,11 +62,40 @@ def guess_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
 
 
 def _big_endian(dtype: Any) -> bool:
-    """True when the user spelled a big-endian numpy dtype (``">i4"``): stored big-endian then."""
+    """True when the user spelled a big-endian numpy dtype (``">i4"``, a struct whose multi-byte
+    fields are all ``">"``): it is stored big-endian then."""
     try:
-        return np.dtype(dtype).byteorder == ">"
-    except TypeError:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
         return False
+    orders = _orders(dt)
+    return bool(orders) and orders <= {">"}
+
+
+def _orders(dt: np.dtype) -> set[str]:
+    if dt.names is not None:
+        return set().union(*(_orders(dt.fields[n][0]) for n in dt.names))
+    if dt.subdtype is not None:
+        return _orders(dt.subdtype[0])
+    return {dt.byteorder} if dt.byteorder in "<>=" else set()
+
+
+def _has_multi_byte_field(dt: np.dtype) -> bool:
+    if dt.subdtype is not None:
+        return _has_multi_byte_field(dt.subdtype[0])
+    if dt.names is None:
+        return dt.itemsize > 1
+    return any(_has_multi_byte_field(dt.fields[n][0]) for n in dt.names)
+
+
+def _endian(dtype: Any, data_type: DataType, zarr_format: int) -> str | None:
+    """The stored byte order of a new array: None when the data type has none. In v3 a struct
+    with a multi-byte field (even ``S4``) gets one, as the ``struct`` spec words it."""
+    dt = data_type.dtype
+    needed = has_byte_order(dt) or (zarr_format == 3 and dt.names is not None and _has_multi_byte_field(dt))
+    if not needed:
+        return None
+    return "big" if _big_endian(dtype) else "little"
 
 
 def _codec_list(value: Any, kind: type, what: str) -> list[Codec]:
@@ -126,9 +159,9 @@ def build_array_metadata(
     if order not in (None, "C") or dimension_separator is not None:
         raise MetadataError("order and dimension_separator are Zarr v2 settings; in v3 use a transpose filter "
                             "and chunk_key_encoding")
+    data_type.to_json()  # refuse now a data type with no v3 form (a struct with a sub-array field)
     if serializer == "auto" or serializer is None:
-        endian = None if data_type.itemsize == 1 else ("big" if _big_endian(dtype) else "little")
-        serializer_codec: ArrayBytesCodec = BytesCodec(endian)
+        serializer_codec: ArrayBytesCodec = BytesCodec(_endian(dtype, data_type, 3))
     else:
         parsed = _codec_list(serializer, ArrayBytesCodec, "serializer")
         if len(parsed) != 1:
@@ -193,7 +226,7 @@ def _v2_metadata(shape, dtype, data_type, chunk_shape, fill_value, compressors, 
     filter_configs = tuple(v2_codec_config(_maybe_parse(f)) for f in _as_list(filters)) or None
     if isinstance(chunk_key_encoding, dict) and dimension_separator is None:
         dimension_separator = (chunk_key_encoding.get("configuration") or chunk_key_encoding).get("separator")
-    endian = None if data_type.itemsize == 1 else ("big" if _big_endian(dtype) else "little")
+    endian = _endian(dtype, data_type, 2)
     md = ArrayMetadataV2(
         shape=shape, chunk_shape=chunk_shape, data_type=data_type, endian=endian,
         fill_value=data_type.cast_fill(fill_value), order=order or "C", compressor=compressor,

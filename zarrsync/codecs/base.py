@@ -24,13 +24,32 @@ __all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesByt
            "bounded_size", "check_config"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class ChunkSpec:
-    """What one chunk holds: its shape, numpy dtype (native order) and fill value."""
+    """What one chunk holds: its shape, numpy dtype (native order) and fill value.
+
+    Specs compare and hash by the fill value's bits, not by ``==``: a NaN fill equals itself,
+    and records whose fields include raw bytes (numpy cannot hash those) still hash.
+    """
 
     shape: tuple[int, ...]
     dtype: np.dtype
     fill_value: Any
+
+    def __post_init__(self):
+        try:
+            bits: Any = np.asarray(self.fill_value, dtype=self.dtype).tobytes()
+        except (TypeError, ValueError, OverflowError):
+            bits = repr(self.fill_value)
+        object.__setattr__(self, "_key", (tuple(self.shape), self.dtype, bits))
+
+    def __eq__(self, other):
+        if not isinstance(other, ChunkSpec):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
 
     @property
     def nbytes(self) -> int:

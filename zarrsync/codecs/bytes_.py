@@ -4,6 +4,11 @@ JSON: ``{"name": "bytes", "configuration": {"endian": "little"}}``; for one-byte
 configuration may be left out (``{"name": "bytes"}``), which is what zarrsync writes for them,
 as zarr-python does. The pre-rename name ``endian`` is read as an alias.
 
+``endian`` is required when the data type's bytes depend on a byte order: multi-byte numbers,
+``fixed_length_utf32`` code units, datetime64/timedelta64, and structs with any such field
+(:func:`zarrsync.dtypes.has_byte_order`); for a struct, every multi-byte field is swapped,
+nested ones included. ``null_terminated_bytes``, raw bytes and bool never need it.
+
 Decoding checks that the stored size is exactly ``prod(chunk_shape) * itemsize`` and returns a
 read-only view of the stored bytes (no copy) when the byte order is native.
 """
@@ -15,6 +20,7 @@ import sys
 
 import numpy as np
 
+from ..dtypes import has_byte_order
 from ..errors import CodecError, CorruptChunkError
 from .base import ArrayBytesCodec, ChunkSpec, check_config
 
@@ -42,17 +48,21 @@ class BytesCodec(ArrayBytesCodec):
         return None if self.endian is None else {"endian": self.endian}
 
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
-        if self.endian is None and spec.dtype.itemsize > 1 and spec.dtype.kind != "b":
+        if self.endian is None and has_byte_order(spec.dtype):
             raise CodecError(f"codec 'bytes': 'endian' is required for data type {spec.dtype}")
         return spec
 
     def _stored_dtype(self, dtype: np.dtype) -> np.dtype:
         if self.endian is None or self.endian == _NATIVE or dtype.itemsize == 1:
             return dtype
+        # numpy applies the order to every field of a structured dtype, recursively, and leaves
+        # types without one (S, V, bool, 1-byte) alone
         return dtype.newbyteorder("<" if self.endian == "little" else ">")
 
     def is_plain_layout(self, spec: ChunkSpec) -> bool:
-        return self._stored_dtype(spec.dtype) == spec.dtype
+        # datetime64/timedelta64 arrays cannot export a buffer (numpy refuses "M"/"m" in
+        # memoryview), which reading straight into an output buffer needs
+        return self._stored_dtype(spec.dtype) == spec.dtype and not _has_time(spec.dtype)
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> memoryview:
         stored = self._stored_dtype(spec.dtype)
@@ -71,3 +81,12 @@ class BytesCodec(ArrayBytesCodec):
 
     def compute_encoded_size(self, nbytes: int, spec: ChunkSpec) -> int:
         return nbytes
+
+
+def _has_time(dtype: np.dtype) -> bool:
+    """True if ``dtype`` is, or has a field that is, datetime64/timedelta64."""
+    if dtype.names is not None:
+        return any(_has_time(dtype.fields[n][0]) for n in dtype.names)
+    if dtype.subdtype is not None:
+        return _has_time(dtype.subdtype[0])
+    return dtype.kind in "Mm"

@@ -217,22 +217,32 @@ def is_fill(chunk: np.ndarray, fill: Any) -> bool:
 
     This is the one home of empty-chunk elision's test. A chunk whose first or last element
     differs from the fill is decided without scanning it (real data rarely starts and ends with
-    the fill value; a full scan of a strided 4 MiB view costs about a millisecond).
+    the fill value; a full scan of a strided 4 MiB view costs about a millisecond). Integers and
+    bools compare as numbers; floats, times (``NaT``), strings, raw bytes and structs compare
+    their bytes, through an unsigned-integer view when the item size allows.
     """
     if chunk.size > 64 and not (_same_bits(chunk.flat[0], fill, chunk.dtype) and _same_bits(chunk.flat[-1], fill, chunk.dtype)):
         return False
     dtype = chunk.dtype
-    if dtype.kind == "c":
+    kind = dtype.kind
+    if kind in "biu":
+        if fill == 0:
+            return not chunk.any()
+        return bool((chunk == fill).all())
+    if kind == "c":
         part = np.dtype(f"f{dtype.itemsize // 2}")
         return is_fill(chunk.real, part.type(fill.real)) and is_fill(chunk.imag, part.type(fill.imag))
-    if dtype.kind == "f" and dtype.itemsize in _UINT_OF_SIZE:
-        uint = _UINT_OF_SIZE[dtype.itemsize]
-        bits = np.array(fill, dtype=dtype).view(uint)[()]
+    raw = np.array(fill, dtype=dtype)
+    uint = _UINT_OF_SIZE.get(dtype.itemsize)
+    if uint is not None:  # a same-size view works on any strides
+        bits = raw.view(uint)[()]
         view = chunk.view(uint)
         return not view.any() if bits == 0 else bool((view == bits).all())
-    if fill == 0:
-        return not chunk.any()
-    return bool((chunk == fill).all())
+    flat = np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
+    pattern = raw.reshape(1).view(np.uint8)
+    if not pattern.any():
+        return not flat.any()
+    return bool((flat.reshape(-1, dtype.itemsize) == pattern).all())
 
 
 def _same_bits(value: Any, fill: Any, dtype: np.dtype) -> bool:

@@ -7,11 +7,10 @@ of objects with ``"id"``; ``[]`` is read as null) and optionally ``dimension_sep
 default, or ``"/"``). Other keys are ignored. ``.zgroup`` is exactly ``{"zarr_format": 2}``;
 attributes live in ``.zattrs`` (absent means ``{}``).
 
-Fill values (§4.3): ``null`` means none (missing chunks read as zeros); floats are numbers or the
-strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; complex values are ``[re, im]``.
-
-Only numeric typestrs are handled here so far; strings, structured, datetime and object dtypes
-raise :class:`~zarrsync.errors.DataTypeError` naming the typestr. Filters and compressors are any
+Data types and fill values (§4.2, §4.3) live in :mod:`zarrsync.metadata.v2_dtype`: numeric,
+``U``, ``S``, ``V``, ``M``/``m`` typestrs and structured lists; ``null`` means no fill value
+(missing chunks read as the data type's default: zero, ``""``, ``NaT``). Object dtypes raise
+:class:`~zarrsync.errors.DataTypeError` naming the typestr. Filters and compressors are any
 numcodecs-compatible codec (:mod:`zarrsync.codecs.numcodecs_builtin`, or one registered with
 ``register_codec``).
 
@@ -34,9 +33,10 @@ from ..codecs import (BloscCodec, BytesCodec, Codec, GzipCodec, NumcodecsArrayCo
 from ..codecs.base import ChunkSpec
 from ..codecs.blosc import SHUFFLE_NAMES
 from ..codecs.numcodecs_api import check_numcodecs_like
-from ..dtypes import DataType, parse_data_type
-from ..errors import DataTypeError, FillValueError, MetadataError, UnknownExtensionError
+from ..dtypes import DataType
+from ..errors import MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding
+from .v2_dtype import parse_v2_dtype, v2_fill_from_json, v2_fill_to_json, v2_typestr
 
 __all__ = [
     "ArrayMetadataV2", "GroupMetadataV2", "v2_codec_chain", "v2_codec_config", "parse_array_metadata_v2", "parse_group_metadata_v2",
@@ -44,78 +44,6 @@ __all__ = [
 ]
 
 ZARRAY, ZGROUP, ZATTRS = ".zarray", ".zgroup", ".zattrs"
-_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def parse_v2_dtype(typestr: Any) -> tuple[DataType, str | None]:
-    """A numeric v2 typestr -> (data type, stored byte order ``"little"``/``"big"``/None)."""
-    if not isinstance(typestr, str) or len(typestr) < 3 or typestr[0] not in "<>|":
-        raise DataTypeError(f"v2 dtype must be a typestr with a byte order like '<f8', got {typestr!r}")
-    if typestr[1] not in "biufc":
-        raise DataTypeError(f"v2 dtype {typestr!r} is not supported yet (only bool, int, uint, float, complex)")
-    try:
-        dt = np.dtype(typestr)
-    except TypeError:
-        raise DataTypeError(f"v2 dtype {typestr!r} is not a valid numpy typestr") from None
-    endian = None if dt.itemsize == 1 else ("big" if typestr[0] == ">" else "little")
-    if typestr[0] == "|" and dt.itemsize > 1:
-        raise DataTypeError(f"v2 dtype {typestr!r}: a multi-byte type needs '<' or '>'")
-    return parse_data_type(dt), endian
-
-
-def v2_typestr(data_type: DataType, endian: str | None) -> str:
-    """The v2 typestr of a numeric data type stored with ``endian``."""
-    dt = data_type.dtype
-    if dt.itemsize == 1:
-        return "|" + dt.str[1:]
-    return ("<" if endian != "big" else ">") + dt.str[1:]
-
-
-def _fill_from_json(data_type: DataType, value: Any) -> Any:
-    if value is None:
-        return None
-    kind = data_type.dtype.kind
-    try:
-        if kind == "c":
-            if not isinstance(value, (list, tuple)) or len(value) != 2:
-                raise ValueError("a complex fill value is a [real, imag] list")
-            parts = [_SPECIAL_FLOATS.get(v, v) if isinstance(v, str) else v for v in value]
-            return data_type.dtype.type(complex(*parts))
-        if kind == "f" and isinstance(value, str):
-            if value not in _SPECIAL_FLOATS:
-                raise ValueError("only 'NaN', 'Infinity' and '-Infinity' are allowed as strings")
-            return data_type.dtype.type(_SPECIAL_FLOATS[value])
-        if kind == "b" and not isinstance(value, bool):
-            raise ValueError("a bool fill value is true or false")
-        if kind in "iu" and (isinstance(value, bool) or not isinstance(value, int)):
-            if not (isinstance(value, float) and value.is_integer()):
-                raise ValueError("an integer fill value is an integer")
-            value = int(value)  # an integral float, as some writers emit
-        return data_type.cast_fill(value)
-    except (ValueError, TypeError, FillValueError) as e:
-        raise FillValueError(f".zarray fill_value {value!r} is not valid for {data_type.name}: {e}") from None
-
-
-def _fill_to_json(data_type: DataType, value: Any) -> Any:
-    if value is None:
-        return None
-    kind = data_type.dtype.kind
-    if kind == "c":
-        return [_float_json(value.real), _float_json(value.imag)]
-    if kind == "f":
-        return _float_json(value)
-    if kind == "b":
-        return bool(value)
-    return int(value)
-
-
-def _float_json(v: Any) -> Any:
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "Infinity" if v > 0 else "-Infinity"
-    return v
 
 
 def _codec_config(value: Any, field: str) -> dict | None:
@@ -147,6 +75,15 @@ class ArrayMetadataV2:
 
     zarr_format = 2
     dimension_names = None  # v2 has none
+
+    def __eq__(self, other):
+        # fill values compare by their bits, as in the v3 ArrayMetadata: NaN, NaT and records
+        # holding them must make a document equal to its own re-parse
+        if not isinstance(other, ArrayMetadataV2):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name)
+                   for f in dataclasses.fields(self) if f.name != "fill_value") and \
+            _fill_bits(self) == _fill_bits(other)
 
     def __post_init__(self):
         for field, value, minimum in (("shape", self.shape, 0), ("chunks", self.chunk_shape, 1)):
@@ -191,13 +128,17 @@ class ArrayMetadataV2:
             "chunks": list(self.chunk_shape),
             "dtype": v2_typestr(self.data_type, self.endian),
             "compressor": self.compressor,
-            "fill_value": _fill_to_json(self.data_type, self.fill_value),
+            "fill_value": v2_fill_to_json(self.data_type, self.endian, self.fill_value),
             "order": self.order,
             "filters": None if self.filters is None else list(self.filters),
         }
         if self.dimension_separator != ".":
             doc["dimension_separator"] = self.dimension_separator
         return doc
+
+
+def _fill_bits(md: ArrayMetadataV2) -> bytes | None:
+    return None if md.fill_value is None else np.asarray(md.fill_value, dtype=md.dtype).tobytes()
 
 
 def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
@@ -298,7 +239,7 @@ def parse_array_metadata_v2(doc: Any, attrs: Any = None) -> ArrayMetadataV2:
         chunk_shape=tuple(doc["chunks"]),
         data_type=data_type,
         endian=endian,
-        fill_value=_fill_from_json(data_type, doc["fill_value"]),
+        fill_value=v2_fill_from_json(data_type, endian, doc["fill_value"]),
         order=doc["order"],
         compressor=_codec_config(doc["compressor"], "compressor"),
         filters=filters,

@@ -4,20 +4,25 @@
 naming the offending field; ``to_json`` writes every field explicitly. Unknown top-level keys are
 accepted only when their value is an object with ``"must_understand": false``; they are kept
 and written back unchanged (``SPEC_CHECKLIST`` §1.2).
+
+COMPAT (§2.1): an array of the legacy ``structured`` data type (zarr-python 3.1) whose ``bytes``
+codec has no ``endian`` is read as little-endian, with a warning; rewriting its metadata writes
+``struct`` and ``"endian": "little"``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ..codecs import Codec, parse_codec
+from ..codecs import BytesCodec, Codec, ShardingCodec, parse_codec
 from ..codecs.numcodecs_wrap import place_numcodecs
 from ..codecs.base import ChunkSpec
-from ..dtypes import DataType, data_type_from_json
+from ..dtypes import DataType, StructType, data_type_from_json, has_byte_order
 from ..errors import MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding, parse_chunk_key_encoding
 
@@ -189,6 +194,8 @@ def parse_array_metadata(doc: Any) -> ArrayMetadata:
     if not isinstance(codecs_json, list) or not codecs_json:
         raise MetadataError(f"codecs must be a non-empty list, got {codecs_json!r}")
     codecs = place_numcodecs(tuple(parse_codec(v) for v in codecs_json))
+    if isinstance(data_type, StructType) and data_type.legacy and has_byte_order(data_type.dtype):
+        codecs = _legacy_little_endian(codecs)
 
     transformers = doc.get("storage_transformers", [])
     if not isinstance(transformers, list):
@@ -213,6 +220,20 @@ def parse_array_metadata(doc: Any) -> ArrayMetadata:
         storage_transformers=tuple(transformers),
         extra=_extra_keys(doc, _ARRAY_KEYS, "array"),
     )
+
+
+def _legacy_little_endian(codecs: tuple[Codec, ...]) -> tuple[Codec, ...]:
+    """``bytes`` codecs without ``endian`` (here or inside sharding) made little-endian, with a warning."""
+    out = []
+    for c in codecs:
+        if isinstance(c, BytesCodec) and c.endian is None:
+            warnings.warn("data type 'structured' with a 'bytes' codec that has no 'endian': read as little-endian "
+                          "(zarr-python 3.1 wrote it so)", UserWarning, stacklevel=4)
+            c = BytesCodec("little")
+        elif isinstance(c, ShardingCodec):
+            c = dataclasses.replace(c, codecs=_legacy_little_endian(c.codecs))
+        out.append(c)
+    return tuple(out)
 
 
 def parse_group_metadata(doc: Any) -> GroupMetadata:

@@ -1,33 +1,29 @@
-"""Data types: Zarr v3 names and v2 typestrs <-> numpy dtypes, and fill-value JSON rules.
+"""The core numeric data types (``SPEC_CHECKLIST`` §1.5) and :class:`DataType`, the base of all.
 
-Each Zarr data type is a frozen :class:`DataType` that knows its v3 ``data_type`` JSON, its numpy
-dtype, and how to turn a fill value into JSON and back (``SPEC_CHECKLIST`` §1.5). The registry maps
-v3 names to data type classes; third parties add types with :func:`register_data_type` or the
-``zarrsync.dtypes`` entry-point group.
+``bool``, ``int8`` ... ``uint64``, ``float16``/``float32``/``float64`` and ``complex64``/
+``complex128``: each a frozen :class:`DataType` holding its v3 name and native numpy dtype, and the
+fill-value JSON rules (integers in range; floats as numbers, ``"NaN"``, ``"Infinity"``,
+``"-Infinity"`` or the exact bits in hex; complex values as ``[re, im]``).
 
->>> t = parse_data_type("float32")
->>> t.name, t.dtype
-('float32', dtype('float32'))
+>>> t = FloatType("float32", np.dtype("float32"))
 >>> t.fill_to_json(t.fill_from_json("NaN"))
 'NaN'
->>> parse_data_type(">i2").dtype.str   # numpy spellings work; data is kept native-endian
-'<i2'
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import DataTypeError, FillValueError, UnknownExtensionError
+from ..errors import FillValueError
 
-__all__ = [
-    "DataType", "BoolType", "IntType", "FloatType", "ComplexType", "parse_data_type",
-    "register_data_type", "data_type_from_json",
-]
+__all__ = ["DataType", "BoolType", "IntType", "FloatType", "ComplexType", "CORE_NAMES"]
+
+#: the 14 core v3 names
+CORE_NAMES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                        "float16", "float32", "float64", "complex64", "complex128"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,11 +32,15 @@ class DataType:
 
     Subclasses set ``name`` (the v3 name) and implement the fill-value rules. ``dtype`` is the
     numpy dtype of decoded chunks, always in native byte order; the ``bytes`` codec handles
-    endianness on disk.
+    endianness on disk. Instances are immutable and safe to share between threads; so are the
+    fill values they return (numpy scalars, ``str``/``bytes`` values, read-only records).
     """
 
     name: str
     dtype: np.dtype
+
+    #: every element takes ``dtype.itemsize`` bytes (a variable-length type sets False)
+    is_fixed_size: ClassVar[bool] = True
 
     @classmethod
     def from_json(cls, value: Any) -> "DataType":
@@ -184,85 +184,3 @@ class ComplexType(DataType):
     def fill_to_json(self, value):
         v = self.dtype.type(value)
         return [_float_to_json(v.real, self._part), _float_to_json(v.imag, self._part)]
-
-
-# --- registry -----------------------------------------------------------------------------------
-_registry_lock = threading.Lock()
-_REGISTRY: dict[str, Any] = {}
-_entry_points_loaded = False
-
-
-def register_data_type(name: str, factory) -> None:
-    """Register a data type: ``factory(json_value) -> DataType`` for the v3 name ``name``."""
-    with _registry_lock:
-        _REGISTRY[name] = factory
-
-
-register_data_type("bool", BoolType.from_json)
-for _n in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"):
-    register_data_type(_n, IntType.from_json)
-for _n in ("float16", "float32", "float64"):
-    register_data_type(_n, FloatType.from_json)
-for _n in ("complex64", "complex128"):
-    register_data_type(_n, ComplexType.from_json)
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    from importlib.metadata import entry_points
-    for ep in entry_points(group="zarrsync.dtypes"):
-        register_data_type(ep.name, ep.load())
-    _entry_points_loaded = True
-
-
-def data_type_from_json(value: Any) -> DataType:
-    """Parse the v3 ``data_type`` field (a name or an extension object)."""
-    if isinstance(value, dict):
-        if "name" not in value:
-            raise UnknownExtensionError(f"data_type object {value!r} has no 'name'")
-        name = value["name"]
-        if value.get("must_understand") is False:
-            raise UnknownExtensionError("data_type may not say must_understand: false")
-    elif isinstance(value, str):
-        name = value
-    else:
-        raise UnknownExtensionError(f"data_type must be a string or an object, got {value!r}")
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        _load_entry_points()
-        factory = _REGISTRY.get(name)
-    if factory is None:
-        raise UnknownExtensionError(f"unknown Zarr v3 data type {name!r}")
-    return factory(value)
-
-
-_KIND_TO_CLASS = {"b": BoolType, "i": IntType, "u": IntType, "f": FloatType, "c": ComplexType}
-_CORE_NAMES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                         "float16", "float32", "float64", "complex64", "complex128"})
-
-
-def parse_data_type(value: Any) -> DataType:
-    """Turn what a user passed as ``dtype`` into a :class:`DataType`.
-
-    Accepts a :class:`DataType`, a v3 name, or anything ``numpy.dtype()`` accepts. Byte order
-    is dropped (chunks are decoded native-endian; see the ``bytes`` codec for the stored order).
-    """
-    if isinstance(value, DataType):
-        return value
-    if isinstance(value, str) and value not in _REGISTRY:
-        _load_entry_points()  # a third-party v3 name must win over numpy's reading of the string
-    if isinstance(value, dict) or (isinstance(value, str) and value in _REGISTRY):
-        return data_type_from_json(value)
-    try:
-        dt = np.dtype(value)
-    except TypeError as e:
-        raise DataTypeError(f"not a data type: {value!r} ({e})") from None
-    cls = _KIND_TO_CLASS.get(dt.kind)
-    native = dt.newbyteorder("=")
-    # numpy kinds alone are not enough: longdouble is kind "f" but has no Zarr v3 name
-    if cls is None or native.name not in _CORE_NAMES:
-        raise DataTypeError(f"data type {dt} (numpy kind {dt.kind!r}) is not supported")
-    return cls(native.name, native)
-
