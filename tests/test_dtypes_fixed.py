@@ -451,8 +451,6 @@ def test_writes_from_python_values_and_other_numpy_spellings():
     same(st[...], np.array([(1, 2), (3, 4), (5, 6)], FLAT))
 
 
-@pytest.mark.xfail(reason="Array._prepare_value reads a tuple as a record only in the array.py being rewritten, "
-                          "and a list of tuples as a 2-d float array (see the report on dtypes)", strict=False)
 def test_struct_writes_from_tuples():
     st = zarrsync.create_array(None, shape=(3,), chunks=(2,), dtype=FLAT)
     st[0] = (1.5, 2)

@@ -434,8 +434,11 @@ class Array(Node):
                 arr = np.asarray(value, dtype=dtype)
             except OverflowError:
                 raise ValueOverflowError(f"value {value!r} does not fit data type {dtype}") from None
-        elif dtype.names is not None and isinstance(value, tuple):
-            arr = np.array(value, dtype=dtype)  # a tuple is one record
+        elif dtype.names is not None:
+            try:  # a tuple is one record; lists of tuples, np.void records ...
+                arr = np.array(value, dtype=dtype)
+            except (ValueError, TypeError) as e:
+                raise ValueShapeError(f"cannot store {value!r} in an array of dtype {dtype}: {e}") from None
         else:
             arr = np.asarray(value)
         if arr.dtype != dtype:

@@ -215,7 +215,7 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
             dest = out[out_sel]
             whole = complete and dest.shape == shape
             if direct and whole and dest.flags.c_contiguous:  # decode straight into the output
-                if not pipeline.read_into(store, key, memoryview(dest).cast("B")):
+                if not pipeline.read_into(store, key, memoryview(dest.reshape(-1).view(np.uint8))):
                     dest[...] = fill
                 return
         if direct and large:  # decode into a reused buffer, copy the selected part out

@@ -60,9 +60,7 @@ class BytesCodec(ArrayBytesCodec):
         return dtype.newbyteorder("<" if self.endian == "little" else ">")
 
     def is_plain_layout(self, spec: ChunkSpec) -> bool:
-        # datetime64/timedelta64 arrays cannot export a buffer (numpy refuses "M"/"m" in
-        # memoryview), which reading straight into an output buffer needs
-        return self._stored_dtype(spec.dtype) == spec.dtype and not _has_time(spec.dtype)
+        return self._stored_dtype(spec.dtype) == spec.dtype
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> memoryview:
         stored = self._stored_dtype(spec.dtype)
@@ -81,12 +79,3 @@ class BytesCodec(ArrayBytesCodec):
 
     def compute_encoded_size(self, nbytes: int, spec: ChunkSpec) -> int:
         return nbytes
-
-
-def _has_time(dtype: np.dtype) -> bool:
-    """True if ``dtype`` is, or has a field that is, datetime64/timedelta64."""
-    if dtype.names is not None:
-        return any(_has_time(dtype.fields[n][0]) for n in dtype.names)
-    if dtype.subdtype is not None:
-        return _has_time(dtype.subdtype[0])
-    return dtype.kind in "Mm"
