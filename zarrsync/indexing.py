@@ -504,7 +504,10 @@ def _group_points(points: tuple, shape: tuple, chunk_shape: tuple, npoints: int)
 
 
 def mask_indexer(mask: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]) -> CoordinateIndexer:
-    """The points where a bool ``mask`` of the array's shape is True, in C order."""
+    """The points where a bool ``mask`` of the array's shape is True, in C order. ``(mask,)``
+    is the mask too, as in numpy (``a[mask]`` and ``a.vindex[mask,]`` pass a 1-tuple)."""
+    if isinstance(mask, tuple) and len(mask) == 1:
+        mask = mask[0]
     m = np.asarray(mask)
     if m.dtype != np.bool_:
         raise IndexingError(f"mask selection needs a boolean array, got dtype {m.dtype}")
