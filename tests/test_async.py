@@ -15,6 +15,7 @@ import pytest
 import zarrsync
 import zarrsync.api
 from zarrsync import config
+from zarrsync.array import BlockIndex, OrthogonalIndex, VectorizedIndex
 from zarrsync.codecs import GzipCodec
 from zarrsync.errors import BoundsCheckError, ContainsArrayError, NodeNotFoundError, ReadOnlyError
 from zarrsync.storage import MemoryStore
@@ -63,7 +64,11 @@ def test_every_method_has_an_async_twin(cls):
     methods = public_sync_methods(cls)
     # the list must not be trivially empty: the classes' main entry points are in it
     expected_core = {"Array": {"get_basic_selection", "set_basic_selection", "resize", "append",
-                               "update_attributes", "__getitem__", "__setitem__"},
+                               "update_attributes", "__getitem__", "__setitem__",
+                               "get_orthogonal_selection", "set_orthogonal_selection",
+                               "get_coordinate_selection", "set_coordinate_selection",
+                               "get_mask_selection", "set_mask_selection",
+                               "get_block_selection", "set_block_selection"},
                      "Group": {"members", "tree", "create_array", "create_group", "__getitem__",
                                "__contains__", "__delitem__"}}[cls.__name__]
     assert expected_core <= set(methods)
@@ -74,6 +79,20 @@ def test_every_method_has_an_async_twin(cls):
     for name in dir(cls):
         if name.endswith("_async") and not name.startswith("_"):
             assert name in sync_names, f"{cls.__name__}.{name} has no sync original"
+
+
+@pytest.mark.parametrize("cls", [OrthogonalIndex, VectorizedIndex, BlockIndex])
+def test_every_selection_helper_method_has_an_async_twin(cls):
+    """``a.oindex``, ``a.vindex`` and ``a.blocks``: get, set, [] and []= each have a twin."""
+    methods = public_sync_methods(cls)
+    assert set(methods) == {"get", "set", "__getitem__", "__setitem__"}
+    for name, sync in methods.items():
+        check_twin(sync, getattr(cls, twin_name(name), None), f"{cls.__name__}.{name}")
+    twins = {n for n in dir(cls) if n.endswith("_async") and not n.startswith("_")}
+    assert twins == {twin_name(n) for n in methods}
+    a = zarrsync.create_array(None, shape=(2,), dtype="i1")
+    helper = {OrthogonalIndex: a.oindex, VectorizedIndex: a.vindex, BlockIndex: a.blocks}[cls]
+    assert type(helper) is cls
 
 
 def test_every_api_function_has_an_async_twin():
@@ -255,22 +274,159 @@ async def heartbeat_during(coro, interval=0.002):
     return result, max(gaps), len(inside), end - start
 
 
+async def assert_loop_ticks(make, what: str, min_ticks: int = 5, min_took: float = 0.0):
+    """Await ``make()`` (a fresh coroutine each try) while the loop ticks; pass when the longest
+    gap between ticks is under 0.1 s and half the call, with ``min_ticks`` ticks. A
+    blocked loop shows one gap as long as the whole call; a busy machine (other processes on
+    few cores) can delay a tick now and then, so the best of three tries counts (repeat only
+    idempotent calls). Returns the first try's result."""
+    gaps, first = [], None
+    for attempt in range(3):
+        result, gap, ticks, took = await heartbeat_during(make())
+        if attempt == 0:
+            first = result
+        assert took > min_took, f"{what}: took {took * 1000:.0f} ms, too quick to tell"
+        gaps.append(gap)
+        if gap < min(0.1, took / 2) and ticks >= min_ticks:
+            return first
+    pytest.fail(f"{what}: the loop was blocked for {min(gaps) * 1000:.0f} ms at best")
+
+
 def test_twins_do_not_block_the_loop():
     a, x, sync_took = slow_array()
 
     async def main():
-        got, gap, ticks, took = await heartbeat_during(a.getitem_async(Ellipsis))
+        got = await assert_loop_ticks(lambda: a.getitem_async(Ellipsis), "read", min_ticks=10, min_took=0.1)
         np.testing.assert_array_equal(got, x)
-        assert took > 0.1
-        assert gap < 0.05, f"the loop was blocked for {gap * 1000:.0f} ms (sync read: {sync_took * 1000:.0f} ms)"
-        assert ticks >= 10
         # a big write through its twin does not block either
         part = x[:512][::-1]
-        _, gap, ticks, _ = await heartbeat_during(a.setitem_async(slice(0, 512), part))
-        assert gap < 0.05, f"the loop was blocked for {gap * 1000:.0f} ms during a write"
+        await assert_loop_ticks(lambda: a.setitem_async(slice(0, 512), part), "write", min_ticks=3)
         want = x.copy()
         want[:512] = part
         np.testing.assert_array_equal(await a.get_basic_selection_async(Ellipsis), want)
+
+    asyncio.run(main())
+
+
+def selection_calls(x: np.ndarray):
+    """(name, twin call, sync call) for every selection getter and setter and their helpers, on
+    arrays shaped like ``x`` (2-d); the setters return None."""
+    rows, cols = [x.shape[0] - 1, 0, 3, 3], slice(None, None, -2)
+    pts = (np.array([[0, 5], [5, 0]]), np.array([[1, 2], [x.shape[1] - 1, 1]]))
+    mask = (np.arange(x.size).reshape(x.shape) % 7) == 2
+    blocks = (slice(1, None), -1)
+    v_orth = np.arange(4 * len(range(x.shape[1])[cols]), dtype=x.dtype).reshape(4, -1)
+    return [
+        ("get_orthogonal_selection", lambda a: a.get_orthogonal_selection_async((rows, cols)),
+         lambda a: a.get_orthogonal_selection((rows, cols))),
+        ("oindex.get", lambda a: a.oindex.get_async((rows, cols)), lambda a: a.oindex.get((rows, cols))),
+        ("oindex[]", lambda a: a.oindex.getitem_async((rows, cols)), lambda a: a.oindex[rows, cols]),
+        ("getitem orthogonal", lambda a: a.getitem_async((rows, 2)), lambda a: a[rows, 2]),
+        ("get_coordinate_selection", lambda a: a.get_coordinate_selection_async(pts),
+         lambda a: a.get_coordinate_selection(pts)),
+        ("vindex.get", lambda a: a.vindex.get_async(pts), lambda a: a.vindex.get(pts)),
+        ("vindex[]", lambda a: a.vindex.getitem_async(pts), lambda a: a.vindex[pts]),
+        ("getitem coordinate", lambda a: a.getitem_async(pts), lambda a: a[pts]),
+        ("get_mask_selection", lambda a: a.get_mask_selection_async(mask), lambda a: a.get_mask_selection(mask)),
+        ("vindex[mask]", lambda a: a.vindex.getitem_async(mask), lambda a: a.vindex[mask]),
+        ("getitem mask", lambda a: a.getitem_async(mask), lambda a: a[mask]),
+        ("get_block_selection", lambda a: a.get_block_selection_async(blocks), lambda a: a.get_block_selection(blocks)),
+        ("blocks.get", lambda a: a.blocks.get_async(blocks), lambda a: a.blocks.get(blocks)),
+        ("blocks[]", lambda a: a.blocks.getitem_async(blocks), lambda a: a.blocks[blocks]),
+        ("set_orthogonal_selection", lambda a: a.set_orthogonal_selection_async((rows, cols), v_orth),
+         lambda a: a.set_orthogonal_selection((rows, cols), v_orth)),
+        ("oindex.set", lambda a: a.oindex.set_async((rows, cols), -v_orth),
+         lambda a: a.oindex.set((rows, cols), -v_orth)),
+        ("oindex[]=", lambda a: a.oindex.setitem_async((rows, cols), 3),
+         lambda a: a.oindex.__setitem__((rows, cols), 3)),
+        ("setitem orthogonal", lambda a: a.setitem_async((rows, 2), 8), lambda a: a.__setitem__((rows, 2), 8)),
+        ("set_coordinate_selection", lambda a: a.set_coordinate_selection_async(pts, 11),
+         lambda a: a.set_coordinate_selection(pts, 11)),
+        ("vindex.set", lambda a: a.vindex.set_async(pts, np.arange(4).reshape(2, 2)),
+         lambda a: a.vindex.set(pts, np.arange(4).reshape(2, 2))),
+        ("vindex[]=", lambda a: a.vindex.setitem_async(pts, 12), lambda a: a.vindex.__setitem__(pts, 12)),
+        ("set_mask_selection", lambda a: a.set_mask_selection_async(mask, 13),
+         lambda a: a.set_mask_selection(mask, 13)),
+        ("vindex[mask]=", lambda a: a.vindex.setitem_async(mask, 14), lambda a: a.vindex.__setitem__(mask, 14)),
+        ("setitem mask", lambda a: a.setitem_async(mask, 15), lambda a: a.__setitem__(mask, 15)),
+        ("set_block_selection", lambda a: a.set_block_selection_async(blocks, 16),
+         lambda a: a.set_block_selection(blocks, 16)),
+        ("blocks.set", lambda a: a.blocks.set_async((0, 0), 17), lambda a: a.blocks.set((0, 0), 17)),
+        ("blocks[]=", lambda a: a.blocks.setitem_async((-1, 1), 18), lambda a: a.blocks.__setitem__((-1, 1), 18)),
+    ]
+
+
+@pytest.mark.parametrize("shards", [None, (4, 6)])
+def test_selection_twins_match_sync_with_a_ticking_loop(shards):
+    """Each selection twin, awaited while another task ticks on the loop, gives what the sync call
+    gives on an equal array; the setters leave both arrays equal."""
+    x = np.arange(10 * 12, dtype="i4").reshape(10, 12)
+    make = lambda: zarrsync.create_array(None, shape=x.shape, dtype="i4", chunks=(2, 3), shards=shards)  # noqa: E731
+    twin_array, sync_array = make(), make()
+    twin_array[...] = x
+    sync_array[...] = x
+    calls = selection_calls(x)
+    assert {name for name, _, _ in calls} >= {"oindex.get", "vindex.get", "blocks.get", "get_mask_selection",
+                                             "oindex.set", "vindex.set", "blocks.set", "set_mask_selection"}
+
+    async def main():
+        for name, twin, sync in calls:
+            coro = twin(twin_array)
+            assert inspect.iscoroutine(coro), name
+            got, gap, _, _ = await heartbeat_during(coro)
+            want = sync(sync_array)
+            if want is None:
+                assert got is None, name
+            else:
+                assert isinstance(got, np.ndarray) and got.dtype == want.dtype, name
+                np.testing.assert_array_equal(got, want, err_msg=name)
+            np.testing.assert_array_equal(twin_array[...], sync_array[...], err_msg=name)
+            assert gap < 0.5, (name, gap)
+        assert not (twin_array[...] == x).all()  # the setters did write
+
+    asyncio.run(main())
+
+
+def test_selection_twins_do_not_block_the_loop():
+    """Big orthogonal, coordinate, mask and block reads and writes through their twins: the loop
+    keeps ticking (the control is test_sync_call_on_the_loop_does_block)."""
+    a, x, _ = slow_array()
+    rng = np.random.default_rng(3)
+    n, m = x.shape
+    rows = rng.permutation(np.repeat(np.arange(n), 2))[: n]  # unsorted, repeated: every row of chunks
+    pts = (rng.integers(0, n, size=200_000), rng.integers(0, m, size=200_000))
+    mask = rng.random(x.shape) < 0.05
+    # writes touch 2 x 3 chunks each (rows 0-511, cols 0-767): gzip encoding is slow
+    few, cols = [5, 400, 3, 300, 5], rng.permutation(768)
+
+    async def main():
+        reads = [
+            ("oindex", lambda: a.oindex.get_async((rows, slice(None, None, -1))), x[rows, ::-1]),
+            ("vindex", lambda: a.vindex.getitem_async(pts), x[pts]),
+            ("mask", lambda: a.get_mask_selection_async(mask), x[mask]),
+            ("blocks", lambda: a.blocks.getitem_async((slice(None), slice(1, None))), x[:, 256:]),
+        ]
+        for name, make, want in reads:
+            got = await assert_loop_ticks(make, f"{name} read", min_took=0.05)
+            np.testing.assert_array_equal(got, want, err_msg=name)
+        want = x.copy()
+        value = -np.arange(len(few) * 768, dtype="f8").reshape(len(few), 768)
+        want[np.ix_(few, cols)] = value
+        wpts = (rng.integers(0, 512, size=50_000), rng.integers(0, 768, size=50_000))
+        want[wpts] = 0.5
+        wmask = np.zeros(x.shape, dtype=bool)
+        wmask[:512:3, :768:5] = True
+        want[wmask] = 1.5
+        want[:512, :768] = want[:512, :768][::-1]
+        writes = [
+            ("oindex", lambda: a.oindex.setitem_async((few, cols), value)),
+            ("vindex", lambda: a.vindex.set_async(wpts, 0.5)),
+            ("mask", lambda: a.set_mask_selection_async(wmask, 1.5)),
+            ("blocks", lambda: a.blocks.setitem_async((slice(0, 2), slice(0, 3)), want[:512, :768])),
+        ]
+        for name, make in writes:  # each is idempotent: a repeated try changes nothing
+            await assert_loop_ticks(make, f"{name} write", min_ticks=3)
+        np.testing.assert_array_equal(await a.getitem_async(Ellipsis), want)
 
     asyncio.run(main())
 
