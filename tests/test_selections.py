@@ -217,7 +217,7 @@ def test_out_of_bounds_raise_bounds_check_error(arr, how, sel):
     (lambda a: a.set_mask_selection(MASK[:, :3], 1), "shape"),
     (lambda a: a.blocks[::2], "step"),
     (lambda a: a.blocks[None, 0], "None"),
-    (lambda a: a.blocks[[0, 1]], "list"),
+    (lambda a: a.blocks[[0, 1]], "not arrays"),
     (lambda a: a.get_block_selection((0, 0, 0)), "too many"),
     (lambda a: a.get_basic_selection([0, 1]), "oindex"),
     (lambda a: a.get_orthogonal_selection(True), "boolean"),

@@ -527,6 +527,8 @@ class BlockIndexer(BasicIndexer):
     __slots__ = ()
 
     def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
+        if any(_is_array_like(s) for s in (selection if isinstance(selection, tuple) else (selection,))):
+            raise IndexingError("block selection takes ints and step-1 slices of chunk numbers, not arrays")
         per_dim, newaxes, _ = normalize_basic_selection(selection, len(shape))
         if newaxes:
             raise IndexingError("block selection does not support None (newaxis)")
