@@ -41,6 +41,15 @@ class CorruptChunkError(ZarrsyncError, ValueError):
         super().__init__(f"chunk {key!r}: {message}" if key is not None else message)
 
 
+class PickleRefusedError(ZarrsyncError, PermissionError):
+    """A pickle-based codec was used while the ``allow_pickle`` setting is off (the default):
+    unpickling runs arbitrary code, so stored data could take over the reading process."""
+
+
+class MissingDependencyError(ZarrsyncError, ImportError):
+    """A feature needs an optional package that is not installed; the message says which."""
+
+
 class StoreError(ZarrsyncError, OSError):
     """A store could not carry out an operation."""
 

@@ -1,0 +1,471 @@
+"""``vlen-utf8`` and ``vlen-bytes``: variable-length strings and byte strings (array -> bytes).
+
+JSON: ``{"name": "vlen-utf8", "configuration": {}}`` and ``{"name": "vlen-bytes",
+"configuration": {}}``. Neither has settings: a missing ``configuration`` or ``{}`` is read, and
+``{}`` is written, as zarr-python does. Both are registered in zarr-extensions; ``vlen-utf8``
+belongs with the ``string`` data type and ``vlen-bytes`` with ``bytes`` (``SPEC_CHECKLIST`` §2.8).
+
+Byte format (the numcodecs ``vlen.pyx`` framing, shared with the numcodecs-compatible
+``vlen-utf8``, ``vlen-bytes`` and ``vlen-array`` of :mod:`zarrsync.codecs.objects`): a u32le
+item count, then, for each element in C order, a u32le byte length and that many bytes (UTF-8
+for ``vlen-utf8``)::
+
+    ['a', 'é', None]  ->  03000000 01000000 61 02000000 c3a9 00000000
+
+Encoding takes a chunk of numpy object dtype (``str`` for vlen-utf8, ``bytes`` or ``bytearray``
+for vlen-bytes; ``None`` and ``0`` are written as empty, as numcodecs does), numpy 2
+``StringDType`` (vlen-utf8; a missing value is written as ``""``) or fixed-size ``U``
+(vlen-utf8) / ``S`` (vlen-bytes). Decoding returns an array of the chunk spec's dtype: object
+(Python ``str`` / ``bytes``), ``StringDType``, or ``U`` / ``S`` when every element fits.
+
+Decoding is strict and bounded: a missing header, an item count other than the number of
+elements of the chunk, a length that runs past the end, bytes after the last item or invalid
+UTF-8 raise :class:`~zarrsync.errors.CorruptChunkError` naming the item. Every item needs at least
+its 4 length bytes, so a count is checked against the input size before anything is allocated.
+
+Speed (no per-item struct calls): encoding joins all strings once, with four zero bytes where
+each length goes, encodes that text to UTF-8 once and writes the lengths with numpy. Decoding
+follows the chain of length prefixes in one tight loop over four ``memoryview`` casts (one per
+byte alignment), after a vectorised check for the common case where every item has the same
+length; the prefixes chain, so the general case cannot be vectorised (a candidate-filtering
+numpy version was measured slower than the loop). It then overwrites the prefixes with a byte
+value that no payload holds, decodes all text at once and splits it. Chunks of up to 24 items
+take plain loops, which beat numpy's set-up cost there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import sys
+from array import array
+from itertools import repeat
+from numbers import Number
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import CodecError, CorruptChunkError, DataTypeError
+from .base import ArrayBytesCodec, ChunkSpec
+from .numcodecs_api import ensure_contiguous_bytes
+
+__all__ = ["VLenUTF8Codec", "VLenBytesCodec", "pack_utf8", "pack_bytes", "pack_frames", "unpack_frames",
+           "unpack_utf8", "unpack_bytes", "object_array", "STRING_DTYPE"]
+
+#: numpy 2's variable-width string dtype class, or None on numpy 1
+STRING_DTYPE = getattr(np.dtypes, "StringDType", None)
+
+_U32_MAX = 0xFFFFFFFF
+_SEP = b"\0\0\0\0"  # a placeholder for a length, filled in afterwards
+_SEP_STR = "\0\0\0\0"
+#: reading u32 through ``memoryview.cast("I")`` needs a little-endian host with a 4-byte int
+_NATIVE_U32 = sys.byteorder == "little" and struct.calcsize("I") == 4
+#: below this many items a plain loop beats the bulk numpy path
+_SMALL = 24
+
+
+def _as_bytes(data: Any) -> bytes:
+    """``data`` (bytes, bytearray, memoryview, ndarray) as one ``bytes`` object."""
+    if type(data) is bytes:
+        return data
+    return ensure_contiguous_bytes(data).tobytes()
+
+
+# --- encoding --------------------------------------------------------------------------------
+
+def _is_zero(x: Any) -> bool:
+    # numcodecs writes None and anything == 0 (0, 0.0, False) as empty; other objects are errors
+    return isinstance(x, (Number, np.bool_)) and x == 0
+
+
+def _text_items(items: list, codec: str, missing_ok: bool) -> list:
+    """``items`` with None / 0 (and, for StringDType, its missing value) as ``""``; else an error."""
+    out = []
+    for i, x in enumerate(items):
+        if isinstance(x, str):
+            out.append(x)
+        elif x is None or missing_ok or _is_zero(x):
+            out.append("")
+        else:
+            raise DataTypeError(f"codec {codec!r}: item {i} is a {type(x).__name__} ({x!r:.60}), expected str")
+    return out
+
+
+def _bytes_items(items: list, codec: str) -> list:
+    out = []
+    for i, x in enumerate(items):
+        if isinstance(x, (bytes, bytearray)):
+            out.append(x)
+        elif x is None or _is_zero(x):
+            out.append(b"")
+        else:
+            raise DataTypeError(f"codec {codec!r}: item {i} is a {type(x).__name__} ({x!r:.60}), "
+                                f"expected bytes")
+    return out
+
+
+def _too_long(codec: str) -> CodecError:
+    return CodecError(f"codec {codec!r}: an item count or item length exceeds the 4 GiB limit of the format")
+
+
+def _pack_few(payloads: list, codec: str) -> bytearray:
+    """The framing for a handful of items (a plain loop beats numpy's set-up cost)."""
+    parts = [len(payloads).to_bytes(4, "little")]
+    for p in payloads:
+        size = memoryview(p).nbytes
+        if size > _U32_MAX:
+            raise _too_long(codec)
+        parts.append(size.to_bytes(4, "little"))
+        parts.append(p)
+    return bytearray(b"".join(parts))
+
+
+def _layout(joined: bytes, lens: np.ndarray, codec: str) -> bytearray:
+    """Finish the frame: ``joined`` holds four placeholder (zero) bytes for the count and, before
+    each payload, four for its length (what ``SEP.join(["", "", *payloads])`` makes)."""
+    n = lens.size
+    if n > _U32_MAX or (n and int(lens.max()) > _U32_MAX):
+        raise _too_long(codec)
+    out = bytearray(joined)
+    buf = np.frombuffer(out, np.uint8)
+    buf[:4] = np.frombuffer(n.to_bytes(4, "little"), np.uint8)
+    if n:
+        pos = np.cumsum(lens)
+        pos -= lens  # payload bytes before each item ...
+        pos += np.arange(4, 4 + 4 * n, 4, dtype=np.int64)  # ... plus the prefixes before it
+        buf[pos] = lens.astype(np.uint8)  # the low bytes; the other placeholders stay zero ...
+        big = np.flatnonzero(lens > 0xFF)
+        if big.size:  # ... except for items of 256 bytes or more
+            pos, lens = pos[big], lens[big]
+            for k in (1, 2, 3):
+                buf[pos + k] = (lens >> (8 * k)).astype(np.uint8)
+    return out
+
+
+def pack_frames(payloads: list, codec: str) -> bytearray:
+    """Frame a list of bytes-like payloads: u32le count, then u32le length + bytes for each.
+
+    Example
+    -------
+    >>> bytes(pack_frames([b"a", b"", b"bc"], "vlen-bytes")).hex()
+    '03000000010000006100000000020000006263'
+    """
+    if len(payloads) <= _SMALL:
+        return _pack_few(payloads, codec)
+    joined = _SEP.join([b"", b"", *payloads])
+    lens = np.fromiter(map(len, payloads), np.int64, len(payloads))
+    if len(joined) != 4 + 4 * lens.size + int(lens.sum()):  # a memoryview of items wider than a byte
+        lens = np.fromiter((memoryview(p).nbytes for p in payloads), np.int64, len(payloads))
+    return _layout(joined, lens, codec)
+
+
+def _utf8_error_on_encode(codec: str, items: list, e: UnicodeEncodeError) -> CodecError:
+    for i, s in enumerate(items):
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            return CodecError(f"codec {codec!r}: item {i} cannot be written as UTF-8 ({e.reason})")
+    return CodecError(f"codec {codec!r}: {e}")  # pragma: no cover - the joined text failed, so one item does
+
+
+def pack_utf8(values: np.ndarray, codec: str = "vlen-utf8") -> bytearray:
+    """Encode a flat array of strings (object, ``StringDType`` or ``U``) in the vlen framing.
+
+    ``None`` and ``0`` (object arrays) and missing values (``StringDType``) become ``""``; any
+    other non-string raises :class:`~zarrsync.errors.DataTypeError`.
+
+    Example
+    -------
+    >>> bytes(pack_utf8(np.array(["a", "é", None], dtype=object))).hex()
+    '03000000010000006102000000c3a900000000'
+    """
+    kind = values.dtype.kind
+    if kind not in "OTU":
+        raise DataTypeError(f"codec {codec!r}: cannot encode an array of {values.dtype} as UTF-8 strings")
+    items = values.tolist()
+    try:
+        # one join of all strings, with four NULs where each length goes (TypeError: a non-str)
+        text = _SEP_STR.join(["", "", *items])
+    except TypeError:
+        items = _text_items(items, codec, missing_ok=kind == "T")
+        text = _SEP_STR.join(["", "", *items])
+    try:
+        if len(items) <= _SMALL:
+            return _pack_few([s.encode("utf-8") for s in items], codec)
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise _utf8_error_on_encode(codec, items, e) from None
+    if len(raw) == len(text):  # all ASCII: a character is a byte
+        lens = np.fromiter(map(len, items), np.int64, len(items))
+    else:
+        lens = np.fromiter(map(len, map(str.encode, items)), np.int64, len(items))
+    return _layout(raw, lens, codec)
+
+
+def pack_bytes(values: np.ndarray, codec: str = "vlen-bytes") -> bytearray:
+    """Encode a flat array of byte strings (object or ``S``) in the vlen framing.
+
+    ``None`` and ``0`` become ``b""``; any other non-bytes raises
+    :class:`~zarrsync.errors.DataTypeError`.
+    """
+    if values.dtype.kind not in "OS":
+        raise DataTypeError(f"codec {codec!r}: cannot encode an array of {values.dtype} as byte strings")
+    items = values.tolist()
+    if values.dtype.kind == "O" and not set(map(type, items)) <= {bytes, bytearray}:
+        items = _bytes_items(items, codec)
+    return pack_frames(items, codec)
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+def _header(data: Any, count: int | None, codec: str) -> tuple[bytes, int]:
+    """The input as bytes and its item count, checked against ``count`` and the input size."""
+    data = _as_bytes(data)
+    total = len(data)
+    if total < 4:
+        raise CorruptChunkError(f"codec {codec!r}: {total} bytes is too short for the 4-byte item count")
+    n = int.from_bytes(data[:4], "little")
+    if count is not None and n != count:
+        raise CorruptChunkError(f"codec {codec!r}: the header says {n} items, the chunk holds {count}")
+    if 4 + 4 * n > total:  # every item needs its 4 length bytes: bounds all later allocations
+        raise CorruptChunkError(f"codec {codec!r}: the header says {n} items, but {total} bytes can hold at most "
+                                f"{(total - 4) // 4}")
+    return data, n
+
+
+def _chain(data: bytes, n: int, codec: str) -> array:
+    """The end offset of every item, following the length prefixes one by one (the general path)."""
+    total = len(data)
+    ends = array("q")
+    append = ends.append
+    pos = 4
+    try:
+        if _NATIVE_U32:
+            mv = memoryview(data)
+            views = tuple(mv[r: r + 4 * ((total - r) // 4)].cast("I") for r in range(4))
+            for _ in repeat(None, n):
+                pos += 4 + views[pos & 3][pos >> 2]
+                append(pos)
+        else:  # pragma: no cover - big-endian hosts
+            unpack = struct.Struct("<I").unpack_from
+            for _ in repeat(None, n):
+                pos += 4 + unpack(data, pos)[0]
+                append(pos)
+    except (IndexError, struct.error):
+        k = len(ends)
+        if pos <= total:
+            raise CorruptChunkError(f"codec {codec!r}: the chunk ends inside the length of item {k} "
+                                    f"(byte {pos} of {total})") from None
+        n = k  # the last item read runs past the end: reported below
+    if n and pos > total:
+        prev = ends[n - 2] if n >= 2 else 4
+        raise CorruptChunkError(f"codec {codec!r}: item {n - 1} has length {pos - prev - 4}, which runs past "
+                                f"the end of the {total}-byte chunk")
+    if pos < total:
+        raise CorruptChunkError(f"codec {codec!r}: {total - pos} bytes follow the last item")
+    return ends
+
+
+def _chain_same_length(data: bytes, n: int) -> np.ndarray | None:
+    """The item ends if every item has the length of the first (checked at once), else None."""
+    first = int.from_bytes(data[4:8], "little")
+    if 4 + n * (4 + first) != len(data):
+        return None
+    heads = np.ndarray((n,), "<u4", data, 4, (4 + first,))
+    if not (heads == first).all():
+        return None
+    return np.arange(8 + first, len(data) + 1, 4 + first, dtype=np.int64)
+
+
+def _locate(data: bytes, n: int, codec: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)``: the payload offsets of every item (see :func:`unpack_frames`)."""
+    ends = None
+    if n > _SMALL:
+        ends = _chain_same_length(data, n)
+    if ends is None:
+        ends = np.frombuffer(_chain(data, n, codec), dtype=np.int64) if n else np.zeros(0, np.int64)
+    lens = np.diff(ends, prepend=4)
+    lens -= 4
+    return ends - lens, ends
+
+
+def unpack_frames(data: Any, count: int | None, codec: str) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """Check and locate the items of a vlen-framed buffer.
+
+    Returns ``(data, starts, ends)``: the input as ``bytes`` and, for each item, the byte offsets
+    of its payload (``data[starts[i]:ends[i]]``). ``count`` is the number of items the caller
+    expects (the chunk's element count), or None to take the header's word for it.
+
+    Raises
+    ------
+    CorruptChunkError
+        For a missing header, a count other than ``count`` or too large for the input, a length
+        running past the end, or trailing bytes.
+    """
+    data, n = _header(data, count, codec)
+    return (data, *_locate(data, n, codec))
+
+
+def _spans_few(data: bytes, n: int, codec: str) -> zip:
+    """``(start, end)`` of each of a handful of items, without numpy."""
+    ends = _chain(data, n, codec).tolist()
+    return zip([e + 4 for e in [4, *ends[:-1]]], ends)
+
+
+def _utf8_error(codec: str, item: int, reason: str) -> CorruptChunkError:
+    return CorruptChunkError(f"codec {codec!r}: item {item} is not valid UTF-8 ({reason})")
+
+
+#: separator bytes tried, in order, to split all items at once: ASCII (so a separator is one
+#: character of the decoded text and never joins a neighbouring multi-byte character)
+_SEPARATORS_TEXT = (0x00, 0x01, 0x1F, 0x7F)
+_SEPARATORS_BYTES = (0x00, 0xFF, 0x01, 0xFE)
+
+
+def _split(data: bytes, starts: np.ndarray, text: bool) -> list | None:
+    """All items at once, or None if no separator candidate is free (or the text is invalid).
+
+    The length prefixes of a copy of ``data`` are overwritten by four copies of a byte value that
+    occurs in no payload; runs of it are then exactly the prefixes, and one ``split`` (after one
+    UTF-8 decode of everything) yields every item at C speed.
+    """
+    buf = bytearray(data)
+    u8 = np.frombuffer(buf, np.uint8)
+    heads = starts - 4
+    want = 4 * starts.size
+    for b in _SEPARATORS_TEXT if text else _SEPARATORS_BYTES:
+        for k in range(4):
+            u8[heads + k] = b
+        sep = b.to_bytes(1, "little")
+        if buf.count(sep, 4) == want:
+            break
+    else:
+        return None
+    body = memoryview(buf)[4:]
+    if text:
+        try:
+            items = str(body, "utf-8").split(sep.decode("ascii") * 4)
+        except UnicodeDecodeError:
+            return None  # the item-by-item path names the bad item
+    else:
+        items = bytes(body).split(sep * 4)
+    del items[0]  # the empty text before the first prefix
+    return items
+
+
+def unpack_utf8(data: Any, count: int | None = None, codec: str = "vlen-utf8") -> list:
+    """Decode a vlen-framed buffer to a list of ``str`` (see :func:`unpack_frames` for checks).
+
+    Invalid UTF-8 raises :class:`~zarrsync.errors.CorruptChunkError` naming the item.
+
+    Example
+    -------
+    >>> unpack_utf8(bytes.fromhex("03000000010000006102000000c3a900000000"))
+    ['a', 'é', '']
+    """
+    data, n = _header(data, count, codec)
+    if n <= _SMALL:
+        spans = _spans_few(data, n, codec)
+    else:
+        starts, ends = _locate(data, n, codec)
+        items = _split(data, starts, text=True)
+        if items is not None:
+            return items
+        spans = zip(starts.tolist(), ends.tolist())
+    items = []
+    for i, (a, b) in enumerate(spans):
+        try:
+            items.append(data[a:b].decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise _utf8_error(codec, i, e.reason) from None
+    return items
+
+
+def unpack_bytes(data: Any, count: int | None = None, codec: str = "vlen-bytes") -> list:
+    """Decode a vlen-framed buffer to a list of ``bytes`` (see :func:`unpack_frames` for checks)."""
+    data, n = _header(data, count, codec)
+    if n <= _SMALL:
+        return [data[a:b] for a, b in _spans_few(data, n, codec)]
+    starts, ends = _locate(data, n, codec)
+    items = _split(data, starts, text=False)
+    if items is None:
+        items = [data[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+    return items
+
+
+# --- the v3 codecs ---------------------------------------------------------------------------
+
+def object_array(items: list, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A 1-d object array holding ``items`` (never nested: a list item stays one element)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out if shape is None else out.reshape(shape)
+
+
+def _to_dtype(items: list, dtype: np.dtype, shape: tuple[int, ...], codec: str) -> np.ndarray:
+    """The decoded items as an array of the chunk's ``dtype`` and ``shape``."""
+    out = object_array(items)
+    kind = dtype.kind
+    if kind == "O":
+        return out.reshape(shape)
+    if kind == "T":
+        return out.astype(dtype).reshape(shape)
+    # fixed size: every item must fit (numpy would cut it silently)
+    width = dtype.itemsize // (4 if kind == "U" else 1)
+    longest = max(map(len, items), default=0)
+    if longest > width:
+        raise CorruptChunkError(f"codec {codec!r}: an item of {longest} {'characters' if kind == 'U' else 'bytes'} "
+                                f"does not fit the data type {dtype}")
+    return out.astype(dtype).reshape(shape)
+
+
+class _VLen(ArrayBytesCodec):
+    #: numpy dtype kinds the codec encodes and decodes
+    kinds: ClassVar[str]
+    #: what it stores, for error messages
+    what: ClassVar[str]
+
+    def to_config(self) -> dict:
+        return {}  # zarr-python writes (and some versions require) an empty configuration
+
+    def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        if spec.dtype.kind not in self.kinds:
+            raise CodecError(f"codec {self.name!r} stores {self.what}; it cannot be used with the data type "
+                             f"{spec.dtype}")
+        return spec
+
+    def _flat(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        if chunk.shape != spec.shape:
+            raise CodecError(f"codec {self.name!r}: a chunk of shape {chunk.shape} was given for the shape "
+                             f"{spec.shape}")
+        return chunk.reshape(-1)  # C order (a copy for other layouts)
+
+
+@dataclasses.dataclass(frozen=True)
+class VLenUTF8Codec(_VLen):
+    """``vlen-utf8``: strings as u32le length + UTF-8 bytes each, after a u32le count."""
+
+    name = "vlen-utf8"
+    kinds = "OTU"
+    what = "strings"
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytearray:
+        return pack_utf8(self._flat(chunk, spec), self.name)
+
+    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
+        return _to_dtype(unpack_utf8(data, spec.size, self.name), spec.dtype, spec.shape, self.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class VLenBytesCodec(_VLen):
+    """``vlen-bytes``: byte strings as u32le length + bytes each, after a u32le count."""
+
+    name = "vlen-bytes"
+    kinds = "OS"
+    what = "byte strings"
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytearray:
+        return pack_bytes(self._flat(chunk, spec), self.name)
+
+    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
+        return _to_dtype(unpack_bytes(data, spec.size, self.name), spec.dtype, spec.shape, self.name)
