@@ -306,8 +306,6 @@ def _struct(*fields) -> dict:
      DataTypeError, "field 't'.*unknown unit 'x'"),
     ({"name": "struct", "configuration": {"fields": [{"name": "a", "data_type": "int8"}], "packed": True}},
      DataTypeError, "unknown configuration key"),
-    ("U0", DataTypeError, "'U0'"),
-    ("S0", DataTypeError, "'S0'"),
     ("(2,)i4", DataTypeError, "sub-array"),
     ("O", DataTypeError, "object"),
     ([("a", "<i4"), ("b", "O")], DataTypeError, "field 'b'.*object"),

@@ -212,7 +212,7 @@ def test_extension_fields_that_may_not_be_skipped():
 
 
 def test_unknown_data_type_refused():
-    for value in ("float128", "string", {"name": "my.type"}, {"configuration": {}}, 5):
+    for value in ("float128", "strings", {"name": "my.type"}, {"configuration": {}}, 5):
         with pytest.raises(UnknownExtensionError):
             parse_array_metadata(array_doc(data_type=value))
 

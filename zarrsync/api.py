@@ -51,6 +51,7 @@ def create_array(
     zarr_format: int = 3,
     order: str | None = None,
     dimension_separator: str | None = None,
+    object_codec: Any = None,
     overwrite: bool = False,
     config: dict | None = None,
 ) -> Array:
@@ -75,6 +76,11 @@ def create_array(
         3 (default) or 2. For v2, ``compressors`` is at most one compressor (``zstd`` or ``gzip``
         so far; default ``zstd`` level 0), and ``order`` (``"C"``/``"F"``) and
         ``dimension_separator`` (``"."``/``"/"``) are stored in ``.zarray``.
+    object_codec
+        Zarr v2 object arrays (``dtype=object``): the codec that serialises the objects
+        (``{"id": "json2"}``, ``zarrsync.codecs.objects.JSON()``, ``numcodecs.MsgPack()`` ...),
+        stored as the first filter, as zarr-python 2 did. ``dtype=str`` and ``dtype=bytes`` get
+        ``vlen-utf8`` / ``vlen-bytes`` by default. In v3 use ``dtype=zarrsync.dtypes.JSON()``.
     shards
         Shard shape: store ``shards``-shaped blocks of ``chunks``-shaped inner chunks in one
         object each (``sharding_indexed``); must be a multiple of ``chunks``.
@@ -99,7 +105,7 @@ def create_array(
         shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, compressors=compressors,
         filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
         chunk_key_encoding=chunk_key_encoding, shards=shards, zarr_format=zarr_format, order=order,
-        dimension_separator=dimension_separator,
+        dimension_separator=dimension_separator, object_codec=object_codec,
     )
     return Array.create(st, node_path, md, overwrite=overwrite, config=config)
 

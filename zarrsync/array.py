@@ -434,6 +434,12 @@ class Array(Node):
                 arr = np.asarray(value, dtype=dtype)
             except OverflowError:
                 raise ValueOverflowError(f"value {value!r} does not fit data type {dtype}") from None
+        elif dtype.kind == "O":  # objects: never through numpy's fixed-width S/U (they drop trailing NULs)
+            if ix.shape == () or not isinstance(value, (list, tuple)):
+                arr = np.empty((), dtype=object)  # one element: a list or dict is one value, not several
+                arr[()] = value
+            else:
+                arr = np.array(value, dtype=object)
         elif dtype.names is not None:
             try:  # a tuple is one record; lists of tuples, np.void records ...
                 arr = np.array(value, dtype=dtype)

@@ -30,10 +30,11 @@ import numpy as np
 from .codecs import (ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, BytesCodec, Codec, Crc32cCodec,
                      NumcodecsLike, ShardingCodec, ZstdCodec, numcodecs_v3_codec, parse_codec)
 from .codecs.base import SkippedCodec
+from .codecs.numcodecs_wrap import OBJECT_CODEC_IDS
 from .dtypes import DataType, has_byte_order, parse_data_type
 from .errors import CodecError, MetadataError
 from .metadata import ArrayMetadata, parse_chunk_key_encoding
-from .metadata.v2 import ArrayMetadataV2, v2_codec_config
+from .metadata.v2 import ArrayMetadataV2, object_data_type, v2_codec_config
 
 __all__ = ["build_array_metadata", "guess_chunks", "normalize_shape"]
 
@@ -138,12 +139,22 @@ def build_array_metadata(
     zarr_format: int = 3,
     order: str | None = None,
     dimension_separator: str | None = None,
+    object_codec: Any = None,
 ) -> ArrayMetadata | ArrayMetadataV2:
     """The metadata of a new array; raises MetadataError/CodecError naming a bad argument."""
     if zarr_format not in (2, 3):
         raise MetadataError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
     shape = normalize_shape(shape)
-    data_type = parse_data_type(dtype)
+    if zarr_format == 2 and (object_codec is not None or _is_object_dtype(dtype)):
+        object_codec = v2_codec_config(_maybe_parse(object_codec)) if object_codec is not None else None
+        data_type = _v2_object_type(dtype, object_codec)
+        if object_codec is not None:
+            filters = [object_codec, *_as_list(filters)]
+    else:
+        if object_codec is not None:
+            raise MetadataError("object_codec is a Zarr v2 setting; in v3 use dtype=str, dtype=bytes or "
+                                "dtype=zarrsync.dtypes.JSON()")
+        data_type = parse_data_type(dtype)
     if chunks is None or chunks == "auto" or chunks is True:
         chunk_shape = guess_chunks(shape, data_type.itemsize)
     else:
@@ -160,8 +171,10 @@ def build_array_metadata(
         raise MetadataError("order and dimension_separator are Zarr v2 settings; in v3 use a transpose filter "
                             "and chunk_key_encoding")
     data_type.to_json()  # refuse now a data type with no v3 form (a struct with a sub-array field)
-    if serializer == "auto" or serializer is None:
-        serializer_codec: ArrayBytesCodec = BytesCodec(_endian(dtype, data_type, 3))
+    if (serializer == "auto" or serializer is None) and data_type.default_serializer is not None:
+        serializer_codec: ArrayBytesCodec = parse_codec(data_type.default_serializer)
+    elif serializer == "auto" or serializer is None:
+        serializer_codec = BytesCodec(_endian(dtype, data_type, 3))
     else:
         parsed = _codec_list(serializer, ArrayBytesCodec, "serializer")
         if len(parsed) != 1:
@@ -224,6 +237,12 @@ def _v2_metadata(shape, dtype, data_type, chunk_shape, fill_value, compressors, 
         raise MetadataError(f"a Zarr v2 array has at most one compressor, got {len(given)}")
     compressor = v2_codec_config(_maybe_parse(given[0])) if given else None
     filter_configs = tuple(v2_codec_config(_maybe_parse(f)) for f in _as_list(filters)) or None
+    if not data_type.is_fixed_size and not (filter_configs and filter_configs[0]["id"] in OBJECT_CODEC_IDS):
+        default = _V2_OBJECT_CODEC.get(data_type.name)
+        if default is None:
+            raise MetadataError("a Zarr v2 object array needs object_codec= (e.g. {'id': 'json2'}, "
+                                "{'id': 'msgpack2'}, {'id': 'vlen-array', 'dtype': '<i4'})")
+        filter_configs = ({"id": default}, *(filter_configs or ()))
     if isinstance(chunk_key_encoding, dict) and dimension_separator is None:
         dimension_separator = (chunk_key_encoding.get("configuration") or chunk_key_encoding).get("separator")
     endian = _endian(dtype, data_type, 2)
@@ -234,6 +253,34 @@ def _v2_metadata(shape, dtype, data_type, chunk_shape, fill_value, compressors, 
     )
     md.codecs  # noqa: B018 - refuse an unusable codec now, not at the first write
     return md
+
+
+_V2_OBJECT_CODEC = {"string": "vlen-utf8", "bytes": "vlen-bytes", "variable_length_bytes": "vlen-bytes"}
+
+
+def _is_object_dtype(dtype: Any) -> bool:
+    if isinstance(dtype, DataType) or dtype is None:
+        return False
+    try:
+        return np.dtype(dtype).kind == "O"
+    except (TypeError, ValueError):
+        return False
+
+
+def _v2_object_type(dtype: Any, object_codec: dict | None) -> DataType:
+    """The data type of a new v2 array given ``object_codec`` (or ``dtype=object``)."""
+    if object_codec is None:
+        raise MetadataError("dtype=object needs object_codec= in Zarr v2 (e.g. {'id': 'json2'}); "
+                            "for text use dtype=str, for bytes dtype=bytes")
+    if object_codec["id"] not in OBJECT_CODEC_IDS:
+        raise MetadataError(f"object_codec {object_codec['id']!r} is not an object codec "
+                            f"({', '.join(sorted(OBJECT_CODEC_IDS))})")
+    if _is_object_dtype(dtype):
+        return object_data_type((object_codec,))
+    data_type = parse_data_type(dtype)
+    if data_type.is_fixed_size:
+        raise MetadataError(f"object_codec is for object, string and bytes arrays, not {data_type.name}")
+    return data_type
 
 
 def _as_list(value: Any) -> list:

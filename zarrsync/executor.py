@@ -19,6 +19,8 @@ The pool is created lazily under a lock and grows if a caller asks for more work
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -149,7 +151,10 @@ def run_tasks(fn: Callable[[T], object], items: Sequence[T], max_workers: int) -
         return
     drain = _Drain(fn, items)
     helpers = min(max_workers, n) - 1
-    futures = [_submit(drain.run_in_worker, helpers) for _ in range(helpers)]
+    # each helper runs in a copy of the caller's context: settings made with config.context()
+    # (allow_pickle ...) hold for the whole call, on every thread it uses
+    futures = [_submit(functools.partial(contextvars.copy_context().run, drain.run_in_worker), helpers)
+               for _ in range(helpers)]
     try:
         drain.run()
     finally:

@@ -7,6 +7,7 @@ from .blosc import BloscCodec
 from .bytes_ import BytesCodec
 from .crc32c_ import Crc32cCodec
 from .gzip import GzipCodec
+from .json_ import JSONCodec
 from .numcodecs_api import NumcodecsLike, get_codec, register_codec
 from .numcodecs_wrap import NumcodecsArrayCodec, NumcodecsBytesCodec, numcodecs_v3_codec
 from .registry import get_codec_class, parse_codec, register, registered_names
@@ -24,11 +25,12 @@ register(ShardingCodec)
 register(BloscCodec)
 register(VLenUTF8Codec)
 register(VLenBytesCodec)
+register(JSONCodec)
 
 __all__ = [
     "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "ChunkSpec",
     "BytesCodec", "TransposeCodec", "GzipCodec", "ZstdCodec", "Crc32cCodec", "ShardingCodec",
-    "BloscCodec", "VLenUTF8Codec", "VLenBytesCodec",
+    "BloscCodec", "JSONCodec", "VLenUTF8Codec", "VLenBytesCodec",
     "NumcodecsLike", "NumcodecsArrayCodec", "NumcodecsBytesCodec", "numcodecs_v3_codec",
     "get_codec", "register_codec",
     "register", "parse_codec", "get_codec_class", "registered_names",

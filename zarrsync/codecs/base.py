@@ -37,10 +37,13 @@ class ChunkSpec:
     fill_value: Any
 
     def __post_init__(self):
-        try:
-            bits: Any = np.asarray(self.fill_value, dtype=self.dtype).tobytes()
-        except (TypeError, ValueError, OverflowError):
-            bits = repr(self.fill_value)
+        if self.dtype.kind in "OT":  # object and StringDType bytes are pointers: key by value
+            bits: Any = (type(self.fill_value), repr(self.fill_value))
+        else:
+            try:
+                bits = np.asarray(self.fill_value, dtype=self.dtype).tobytes()
+            except (TypeError, ValueError, OverflowError):
+                bits = repr(self.fill_value)
         object.__setattr__(self, "_key", (tuple(self.shape), self.dtype, bits))
 
     def __eq__(self, other):
@@ -69,11 +72,19 @@ class ChunkSpec:
 def bounded_size(spec: ChunkSpec, expected_size: int | None) -> int:
     """The most bytes a decoder may produce: the exact size when known, else a generous bound.
 
-    This is the one place the decompression-bomb limit is set.
+    This is the one place the decompression-bomb limit is set. Chunks of variable-length
+    elements (object, ``StringDType``) have no size the spec can predict: their bound is
+    ``VARIABLE_CHUNK_LIMIT`` (2 GiB; the vlen formats cannot describe an element over 4 GiB).
     """
     if expected_size is not None:
         return expected_size
+    if spec.dtype.kind in "OT":
+        return VARIABLE_CHUNK_LIMIT
     return 2 * spec.nbytes + (1 << 20)
+
+
+#: the most bytes a chunk of variable-length elements may decompress to
+VARIABLE_CHUNK_LIMIT = 1 << 31
 
 
 def check_config(codec: str, config: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:

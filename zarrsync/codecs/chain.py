@@ -221,10 +221,14 @@ def is_fill(chunk: np.ndarray, fill: Any) -> bool:
     bools compare as numbers; floats, times (``NaT``), strings, raw bytes and structs compare
     their bytes, through an unsigned-integer view when the item size allows.
     """
-    if chunk.size > 64 and not (_same_bits(chunk.flat[0], fill, chunk.dtype) and _same_bits(chunk.flat[-1], fill, chunk.dtype)):
-        return False
     dtype = chunk.dtype
     kind = dtype.kind
+    if kind == "T":  # StringDType: compare the strings
+        return bool((chunk == fill).all())
+    if kind == "O":  # Python objects (strings, bytes, JSON values, arrays): compare each by value
+        return all(_same_object(v, fill) for v in chunk.flat)
+    if chunk.size > 64 and not (_same_bits(chunk.flat[0], fill, chunk.dtype) and _same_bits(chunk.flat[-1], fill, chunk.dtype)):
+        return False
     if kind in "biu":
         if fill == 0:
             return not chunk.any()
@@ -243,6 +247,17 @@ def is_fill(chunk: np.ndarray, fill: Any) -> bool:
     if not pattern.any():
         return not flat.any()
     return bool((flat.reshape(-1, dtype.itemsize) == pattern).all())
+
+
+def _same_object(value: Any, fill: Any) -> bool:
+    if value is fill:
+        return True
+    if type(value) is not type(fill):
+        return False  # 0 is not "", 1 is not True, b"" is not ""
+    try:
+        return bool(value == fill)
+    except (ValueError, TypeError):  # arrays (vlen-array elements) have no single truth value
+        return False
 
 
 def _same_bits(value: Any, fill: Any, dtype: np.dtype) -> bool:

@@ -23,10 +23,13 @@ from ..errors import CodecError, CorruptChunkError
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec
 from .numcodecs_api import check_numcodecs_like, get_codec
 
-__all__ = ["NumcodecsBytesCodec", "NumcodecsArrayCodec", "numcodecs_v3_codec", "place_numcodecs", "FILTER_IDS"]
+__all__ = ["NumcodecsBytesCodec", "NumcodecsArrayCodec", "NumcodecsObjectCodec", "numcodecs_v3_codec",
+           "place_numcodecs", "FILTER_IDS", "OBJECT_CODEC_IDS"]
 
 #: numcodecs ids that act on arrays (filters); the others act on bytes
 FILTER_IDS = frozenset({"delta", "fixedscaleoffset", "quantize", "bitround", "packbits", "categorize", "astype"})
+#: numcodecs ids that turn object arrays into bytes (the first filter of a v2 object array)
+OBJECT_CODEC_IDS = frozenset({"vlen-utf8", "vlen-bytes", "vlen-array", "json2", "msgpack2", "pickle"})
 
 
 def _config_without_id(codec: Any) -> dict:
@@ -141,3 +144,28 @@ def place_numcodecs(codecs: tuple) -> tuple:
             codec = NumcodecsBytesCodec(codec.codec)
         out.append(codec)
     return tuple(out)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NumcodecsObjectCodec(_Wrapped, ArrayBytesCodec):
+    """A numcodecs object codec (``vlen-utf8``, ``json2`` ...) as the array -> bytes codec of a
+    Zarr v2 object array, where it is the first filter (``SPEC_CHECKLIST`` §4.4). Its decode
+    gives the elements in C order (a ``transpose`` before it handles F order)."""
+
+    codec: Any
+
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec):
+        return self.codec.encode(np.ascontiguousarray(chunk))
+
+    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
+        try:
+            out = np.asarray(self.codec.decode(data))
+        except CorruptChunkError:
+            raise
+        except (ValueError, TypeError, OverflowError) as e:
+            raise CorruptChunkError(f"codec {self.codec.codec_id!r}: {e}") from None
+        if out.size != spec.size:
+            raise CorruptChunkError(f"codec {self.codec.codec_id!r}: decoded {out.size} elements, the chunk "
+                                    f"holds {spec.size}")
+        out = out.reshape(spec.shape)
+        return out if out.dtype == spec.dtype else out.astype(spec.dtype)

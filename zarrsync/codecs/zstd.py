@@ -147,6 +147,9 @@ def _first_frame_size(data) -> int | None:
     return None
 
 
+_READ_STEP = 16 << 20
+
+
 def zstd_decompress(data, max_size: int, exact: bool) -> bytes:
     """Decompress one or more zstd frames into at most ``max_size`` bytes.
 
@@ -162,7 +165,7 @@ def zstd_decompress(data, max_size: int, exact: bool) -> bytes:
         parts, total = [], 0
         with _decompressor().stream_reader(data, read_across_frames=True) as reader:
             while total <= max_size:
-                part = reader.read(max_size + 1 - total)
+                part = reader.read(min(max_size + 1 - total, _READ_STEP))  # read(n) allocates n bytes
                 if not part:
                     break
                 parts.append(part)

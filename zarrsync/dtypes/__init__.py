@@ -26,6 +26,7 @@ entry-point group.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from typing import Any
@@ -37,24 +38,55 @@ from .fixed import (RAW_BITS_NAME, DateTimeType, FixedUTF32Type, NullTerminatedB
                     TimeDeltaType)
 from .numeric import CORE_NAMES, BoolType, ComplexType, DataType, FloatType, IntType
 from .struct import StructField, StructType
+from .variable import JSON, BytesType, ObjectType, StringType
 
 __all__ = [
     "DataType", "BoolType", "IntType", "FloatType", "ComplexType", "FixedUTF32Type", "NullTerminatedBytesType",
     "RawBytesType", "DateTimeType", "TimeDeltaType", "StructType", "StructField", "parse_data_type",
     "data_type_from_numpy", "register_data_type", "data_type_from_json", "has_byte_order",
+    "StringType", "BytesType", "ObjectType", "JSON",
 ]
 
 
 # --- registry -----------------------------------------------------------------------------------
 _registry_lock = threading.Lock()
 _REGISTRY: dict[str, Any] = {}
+_NUMPY_HOOKS: list[type] = []  # registered classes with a from_numpy classmethod
 _entry_points_loaded = False
 
 
-def register_data_type(name: str, factory) -> None:
-    """Register a data type: ``factory(json_value) -> DataType`` for the v3 name ``name``."""
+def register_data_type(name: Any, factory=None) -> Any:
+    """Register a data type, so that metadata naming it can be read and ``dtype=`` can name it.
+
+    Two forms:
+
+    - ``register_data_type(MyType)`` (or ``@register_data_type`` on the class): ``MyType`` is a
+      :class:`DataType` subclass (a frozen dataclass) whose ``name`` field has the v3 name as its
+      default. It implements the fill-value rules (``fill_from_json``, ``fill_to_json``,
+      ``cast_fill``, ``default_fill``), may set ``default_serializer`` (the v3 name of the
+      array -> bytes codec new arrays get; default ``bytes``) and may define a classmethod
+      ``from_numpy(dtype)`` returning an instance for the numpy dtypes it stands for (else None),
+      which ``dtype=<numpy dtype>`` then consults before the built-in types.
+    - ``register_data_type(name, factory)``: ``factory(json_value) -> DataType`` for the v3 name.
+
+    Packages register theirs with the ``zarrsync.dtypes`` entry-point group (the entry point's
+    name is the v3 name; it loads a class or a factory). Returns what it was given.
+    """
+    if factory is None:
+        cls = name
+        if not (isinstance(cls, type) and issubclass(cls, DataType)):
+            raise DataTypeError(f"register_data_type takes a DataType subclass, or a name and a factory; got {cls!r}")
+        default = next((f.default for f in dataclasses.fields(cls) if f.name == "name"), dataclasses.MISSING)
+        if not isinstance(default, str):
+            raise DataTypeError(f"{cls.__name__}: give the 'name' field its v3 name as default to register it")
+        with _registry_lock:
+            _REGISTRY[default] = cls.from_json
+            if "from_numpy" in vars(cls) and cls not in _NUMPY_HOOKS:
+                _NUMPY_HOOKS.append(cls)
+        return cls
     with _registry_lock:
         _REGISTRY[name] = factory
+    return factory
 
 
 def _load_entry_points() -> None:
@@ -63,7 +95,11 @@ def _load_entry_points() -> None:
         return
     from importlib.metadata import entry_points
     for ep in entry_points(group="zarrsync.dtypes"):
-        register_data_type(ep.name, ep.load())
+        obj = ep.load()
+        if isinstance(obj, type) and issubclass(obj, DataType):
+            register_data_type(obj)
+        else:
+            register_data_type(ep.name, obj)
     _entry_points_loaded = True
 
 
@@ -91,7 +127,15 @@ def data_type_from_json(value: Any) -> DataType:
 
 
 def data_type_from_numpy(dtype: np.dtype) -> DataType:
-    """The data type of a numpy dtype, in native byte order (structured dtypes packed)."""
+    """The data type of a numpy dtype, in native byte order (structured dtypes packed).
+    Registered types with a ``from_numpy`` hook are asked first."""
+    _load_entry_points()
+    with _registry_lock:
+        hooks = list(_NUMPY_HOOKS)
+    for cls in hooks:
+        found = cls.from_numpy(dtype)
+        if found is not None:
+            return found
     kind = dtype.kind
     if dtype.subdtype is not None:
         raise DataTypeError(f"numpy sub-array dtype {dtype} is not a data type: add its shape {dtype.shape} to "
@@ -103,6 +147,10 @@ def data_type_from_numpy(dtype: np.dtype) -> DataType:
             raise DataTypeError(f"data type {dtype} (numpy kind {kind!r}) is not supported")
         cls = {"b": BoolType, "i": IntType, "u": IntType, "f": FloatType, "c": ComplexType}[kind]
         return cls(native.name, native)
+    if kind == "T" or (kind == "U" and dtype.itemsize == 0):  # StringDType, or `str`
+        return StringType()
+    if kind == "S" and dtype.itemsize == 0:  # `bytes`
+        return BytesType()
     if kind == "U":
         return FixedUTF32Type.of_length(dtype.itemsize // 4)
     if kind == "S":
@@ -115,8 +163,9 @@ def data_type_from_numpy(dtype: np.dtype) -> DataType:
         unit, scale = np.datetime_data(dtype)
         return (DateTimeType if kind == "M" else TimeDeltaType).of_unit(unit, scale)
     if kind == "O":
-        raise DataTypeError("numpy object dtype is not supported yet (variable-length strings and bytes are "
-                            "not implemented)")
+        raise DataTypeError("numpy object arrays need a data type that says what the objects are: dtype=str "
+                            "(text), dtype=bytes, dtype=zarrsync.dtypes.JSON() (any JSON value) or, in Zarr v2, "
+                            "dtype=object with object_codec=")
     raise DataTypeError(f"data type {dtype} (numpy kind {kind!r}) is not supported")
 
 
@@ -173,3 +222,7 @@ register_data_type("numpy.datetime64", DateTimeType.from_json)
 register_data_type("numpy.timedelta64", TimeDeltaType.from_json)
 register_data_type("struct", functools.partial(StructType.from_json, resolve=data_type_from_json))
 register_data_type("structured", functools.partial(StructType.from_json, resolve=data_type_from_json))
+register_data_type("string", StringType.from_json)
+register_data_type("bytes", BytesType.from_json)
+register_data_type("variable_length_bytes", BytesType.from_json)  # zarr-python's name
+register_data_type("zarrsync.json", JSON.from_json)

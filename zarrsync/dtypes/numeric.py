@@ -41,6 +41,8 @@ class DataType:
 
     #: every element takes ``dtype.itemsize`` bytes (a variable-length type sets False)
     is_fixed_size: ClassVar[bool] = True
+    #: the v3 array -> bytes codec new arrays of this type get (None: ``bytes``)
+    default_serializer: ClassVar[str | None] = None
 
     @classmethod
     def from_json(cls, value: Any) -> "DataType":

@@ -33,7 +33,9 @@ from ..codecs import (BloscCodec, BytesCodec, Codec, GzipCodec, NumcodecsArrayCo
 from ..codecs.base import ChunkSpec
 from ..codecs.blosc import SHUFFLE_NAMES
 from ..codecs.numcodecs_api import check_numcodecs_like
-from ..dtypes import DataType
+from ..codecs.numcodecs_wrap import OBJECT_CODEC_IDS, NumcodecsObjectCodec
+from ..dtypes import BytesType, DataType, ObjectType, StringType
+from ..dtypes.variable import is_variable_length_dtype
 from ..errors import MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding
 from .v2_dtype import parse_v2_dtype, v2_fill_from_json, v2_fill_to_json, v2_typestr
@@ -137,8 +139,26 @@ class ArrayMetadataV2:
         return doc
 
 
-def _fill_bits(md: ArrayMetadataV2) -> bytes | None:
-    return None if md.fill_value is None else np.asarray(md.fill_value, dtype=md.dtype).tobytes()
+def _fill_bits(md: ArrayMetadataV2) -> Any:
+    if md.fill_value is None:
+        return None
+    if is_variable_length_dtype(md.dtype):
+        return type(md.fill_value), repr(md.fill_value)
+    return np.asarray(md.fill_value, dtype=md.dtype).tobytes()
+
+
+def object_data_type(filters: tuple[dict, ...] | None) -> DataType:
+    """The data type of a v2 ``|O`` array, from its object codec (the first filter):
+    ``vlen-utf8`` -> ``string``, ``vlen-bytes`` -> ``bytes``, the others -> objects."""
+    first = filters[0]["id"] if filters else None
+    if first == "vlen-utf8":
+        return StringType()
+    if first == "vlen-bytes":
+        return BytesType()
+    if first in OBJECT_CODEC_IDS:
+        return ObjectType()
+    raise MetadataError(f"a v2 object array ('|O') needs an object codec ({', '.join(sorted(OBJECT_CODEC_IDS))}) "
+                        f"as its first filter; filters are {list(filters or ())!r}")
 
 
 def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
@@ -149,8 +169,16 @@ def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
     chain: list[Codec] = []
     if md.order == "F" and len(md.shape) > 1:
         chain.append(TransposeCodec(tuple(range(len(md.shape) - 1, -1, -1))))
-    chain.extend(NumcodecsArrayCodec(get_codec(f)) for f in md.filters or ())
-    chain.append(BytesCodec(md.endian))
+    if is_variable_length_dtype(md.dtype):  # the object codec (first filter) serialises the chunk
+        first, *rest = md.filters or (None,)
+        if first is None or first["id"] not in OBJECT_CODEC_IDS:
+            raise MetadataError(f"a v2 object array needs an object codec ({', '.join(sorted(OBJECT_CODEC_IDS))}) "
+                                f"as its first filter, got filters {md.filters!r}")
+        chain.append(NumcodecsObjectCodec(get_codec(first)))
+        chain.extend(NumcodecsBytesCodec(get_codec(f)) for f in rest)
+    else:
+        chain.extend(NumcodecsArrayCodec(get_codec(f)) for f in md.filters or ())
+        chain.append(BytesCodec(md.endian))
     if md.compressor is not None:
         chain.append(_v2_compressor(md.compressor, md.dtype.itemsize))
     return tuple(chain)
@@ -229,11 +257,14 @@ def parse_array_metadata_v2(doc: Any, attrs: Any = None) -> ArrayMetadataV2:
     for field in ("shape", "chunks"):
         if not isinstance(doc[field], list):
             raise MetadataError(f".zarray {field} must be a list of integers, got {doc[field]!r}")
-    data_type, endian = parse_v2_dtype(doc["dtype"])
     filters = doc["filters"]
     if filters is not None and not isinstance(filters, list):
         raise MetadataError(f".zarray filters must be null or a list, got {filters!r}")
     filters = tuple(_codec_config(f, "filters entry") for f in filters) if filters else None
+    if doc["dtype"] == "|O":
+        data_type, endian = object_data_type(filters), None
+    else:
+        data_type, endian = parse_v2_dtype(doc["dtype"])
     return ArrayMetadataV2(
         shape=tuple(doc["shape"]),
         chunk_shape=tuple(doc["chunks"]),

@@ -83,6 +83,9 @@ def _typestr_dtype(value: Any) -> np.dtype:
         dt = np.dtype(value)
     except (TypeError, ValueError):
         raise DataTypeError(f"v2 dtype {value!r} is not a valid numpy typestr") from None
+    if dt.kind in "US" and dt.itemsize == 0:
+        raise DataTypeError(f"v2 dtype {value!r} has no length; variable-length strings and bytes are '|O' "
+                            "arrays with a vlen-utf8 or vlen-bytes filter")
     if dt.kind in "Mm" and "[" not in value:
         raise DataTypeError(f"v2 dtype {value!r} must carry a unit, e.g. '{value}[ns]'")
     if value[0] == "|" and has_byte_order(dt):
@@ -126,7 +129,10 @@ def _typestr(dt: np.dtype, order: str) -> Any:
 
 
 def v2_typestr(data_type: DataType, endian: str | None) -> Any:
-    """The v2 ``dtype`` of a data type stored with ``endian``: a typestr, or a list for a struct."""
+    """The v2 ``dtype`` of a data type stored with ``endian``: a typestr, or a list for a struct;
+    ``"|O"`` for variable-length types (strings, bytes, objects)."""
+    if not data_type.is_fixed_size:
+        return "|O"
     return _typestr(data_type.dtype, ">" if endian == "big" else "<")
 
 
@@ -144,6 +150,13 @@ def v2_fill_from_json(data_type: DataType, endian: str | None, value: Any) -> An
     dt = data_type.dtype
     kind = dt.kind
     try:
+        if not data_type.is_fixed_size:  # §4.3: plain JSON; 0 means "" / b"" for strings and bytes
+            if isinstance(value, str) and data_type.default_fill() == b"":
+                try:
+                    return b64decode(value, data_type.name)
+                except FillValueError:
+                    return value.encode("utf-8")
+            return data_type.cast_fill(value)
         if kind == "V":
             raw = b64decode(value, data_type.name)
             if len(raw) != dt.itemsize:
@@ -189,6 +202,8 @@ def v2_fill_to_json(data_type: DataType, endian: str | None, value: Any) -> Any:
         return None
     dt = data_type.dtype
     kind = dt.kind
+    if not data_type.is_fixed_size:
+        return b64encode(value) if isinstance(value, bytes) else data_type.fill_to_json(value)
     if kind in "SV":  # all itemsize bytes, as stored
         return b64encode(np.asarray(value, dtype=dt).astype(stored_dtype(dt, endian)).tobytes())
     if kind == "U":
