@@ -92,3 +92,39 @@ def test_partial_write(benchmark, stored, tmp_path):
 
     benchmark(run)
     assert (a[sel] == 7).all()
+
+
+# --- selections (as in peers.py: fixed seed, so every run reads the same elements) ---------------
+
+SELECTIONS = ("oindex", "oindex_unsorted", "vindex", "mask")
+
+
+def make_selection(kind, shape):
+    """oindex: a few hundred distinct ints on axis 0 (sorted, or in random order) times the middle
+    3/4 of axis 1; vindex: 10^5 random points; mask: a random bool mask, ~1% True."""
+    rng = np.random.default_rng(20261121)
+    if kind in ("oindex", "oindex_unsorted"):
+        idx = np.sort(rng.choice(shape[0], size=min(300, shape[0] // 2), replace=False))
+        if kind == "oindex_unsorted":
+            idx = rng.permutation(idx)
+        edge = shape[1] // 8
+        return (idx, slice(edge, shape[1] - edge)) + (slice(None),) * (len(shape) - 2)
+    if kind == "vindex":
+        return tuple(rng.integers(0, n, size=100_000) for n in shape)
+    return rng.integers(0, 100, size=shape, dtype=np.uint8) < 1
+
+
+@pytest.mark.parametrize("kind", SELECTIONS)
+def test_read_selection(benchmark, stored, kind):
+    """``a.oindex[...]``, ``a.vindex[points]`` and ``a.get_mask_selection(mask)``."""
+    name, path, data, chunks, _, _ = stored
+    a = zarrsync.open_array(path, mode="r")
+    sel = make_selection(kind, data.shape)
+    if kind.startswith("oindex"):
+        read, want = (lambda: a.oindex[sel]), data[sel[0]][(slice(None),) + sel[1:]]
+    elif kind == "vindex":
+        read, want = (lambda: a.vindex[sel]), data[sel]
+    else:
+        read, want = (lambda: a.get_mask_selection(sel)), data[sel]
+    out = benchmark(read)
+    assert np.array_equal(out, want)
