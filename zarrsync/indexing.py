@@ -372,9 +372,8 @@ class OrthogonalIndexer(_ProductIndexer):
     ``...`` and ``None`` as in numpy. The result has, per axis, the elements the axis's index
     picks, like ``x[np.ix_(...)]``; an int drops its axis."""
 
-    __slots__ = ()
+    __slots__ = ("numpy_index",)
     kind = "orthogonal"
-    numpy_index = staticmethod(orthogonal_numpy_index)
 
     def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
         per_dim, newaxes, self.is_scalar = normalize_basic_selection(selection, len(shape), arrays=True)
@@ -398,6 +397,9 @@ class OrthogonalIndexer(_ProductIndexer):
             work.append(n)
             dims.append(entries)
         self._finish(work, dims, per_dim, newaxes)
+        # with arrays on at most one axis every chunk's selections are numpy indices already
+        array_axes = sum(any(type(e[1]) is not slice or type(e[2]) is not slice for e in d) for d in dims)
+        self.numpy_index = orthogonal_numpy_index if array_axes >= 2 else _same
 
 
 class CoordinateIndexer:
