@@ -12,6 +12,7 @@ never per chunk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import math
@@ -207,7 +208,7 @@ class Array(Node):
         """A summary of the array; no I/O (see :meth:`info_complete`)."""
         md = self._metadata
         return ArrayInfo(
-            type="Array", zarr_format=md.zarr_format, data_type=str(md.data_type.to_json()), shape=md.shape,
+            type="Array", zarr_format=md.zarr_format, data_type=str(md.data_type.to_json() if md.zarr_format == 3 else md.to_json()["dtype"]), shape=md.shape,
             chunk_shape=md.chunk_shape, fill_value=md.fill_value, codecs=tuple(c.to_json() for c in md.codecs),
             store=repr(self._store), read_only=self.read_only, nbytes=self.nbytes,
         )
@@ -311,7 +312,8 @@ class Array(Node):
         if work is None:
             work = np.empty(ix.work_shape, dtype=dtype, order=cfg.order)
         if ix.nchunks:
-            read_chunks(self._target, ix, work, cfg.max_workers)
+            with self._own_settings():
+                read_chunks(self._target, ix, work, cfg.max_workers)
         records = ix.to_result(work)
         if result is not None:
             if not np.shares_memory(result, work):
@@ -326,6 +328,11 @@ class Array(Node):
         if out is None and ix.is_scalar:
             return records[()]
         return records
+
+    def _own_settings(self):
+        """This array's settings in force around chunk work: codecs read some (``allow_pickle``)
+        from :func:`zarrsync.config.get`, and pool tasks run in the caller's context."""
+        return _config.context(**self._config) if self._config else contextlib.nullcontext()
 
     def _check_out(self, out: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         if not isinstance(out, np.ndarray):
@@ -418,7 +425,8 @@ class Array(Node):
         value = self._prepare_value(value, ix, fields)
         if ix.nchunks:
             cfg = _config.with_overrides(self._config)
-            write_chunks(self._target, ix, value, cfg.max_workers, cfg.write_empty_chunks, fields)
+            with self._own_settings():
+                write_chunks(self._target, ix, value, cfg.max_workers, cfg.write_empty_chunks, fields)
 
     def _prepare_value(self, value: Any, ix, fields=None) -> np.ndarray:
         """The value as an array of the selected dtype, broadcast to the work shape (0-d stays 0-d).
@@ -447,6 +455,8 @@ class Array(Node):
                 raise ValueShapeError(f"cannot store {value!r} in an array of dtype {dtype}: {e}") from None
         else:
             arr = np.asarray(value)
+        if dtype.kind == "T" and arr.dtype.kind == "O":
+            arr = _none_as_empty_text(arr)
         if arr.dtype != dtype:
             try:
                 arr = arr.astype(dtype)
@@ -580,6 +590,18 @@ class Array(Node):
 
 _INDEXERS = {"basic": BasicIndexer, "orthogonal": OrthogonalIndexer, "coordinate": CoordinateIndexer,
              "mask": mask_indexer}
+
+
+def _none_as_empty_text(arr: np.ndarray) -> np.ndarray:
+    """Objects headed for a ``StringDType`` chunk with ``None`` as ``""``: numpy would store the
+    text ``"None"``; numcodecs' vlen-utf8 (and ``SPEC_CHECKLIST`` §2.8) write ``None`` as empty."""
+    if not any(v is None for v in arr.flat):
+        return arr
+    out = arr.copy()
+    for i, v in enumerate(out.flat):
+        if v is None:
+            out.flat[i] = ""
+    return out
 
 
 def _work_view(ix, out: np.ndarray) -> np.ndarray | None:
