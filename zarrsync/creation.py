@@ -171,7 +171,8 @@ def build_array_metadata(
         raise MetadataError("order and dimension_separator are Zarr v2 settings; in v3 use a transpose filter "
                             "and chunk_key_encoding")
     data_type.to_json()  # refuse now a data type with no v3 form (a struct with a sub-array field)
-    if (serializer == "auto" or serializer is None) and data_type.default_serializer is not None:
+    # a type naming "bytes" gets what every fixed-size type gets: the codec with its endian
+    if (serializer == "auto" or serializer is None) and data_type.default_serializer not in (None, "bytes"):
         serializer_codec: ArrayBytesCodec = parse_codec(data_type.default_serializer)
     elif serializer == "auto" or serializer is None:
         serializer_codec = BytesCodec(_endian(dtype, data_type, 3))

@@ -21,7 +21,7 @@ import threading
 import numpy as np
 
 from .codecs.base import ChunkSpec
-from .codecs.chain import CodecPipeline, is_fill, scratch
+from .codecs.chain import CodecPipeline, full_of_fill, is_fill, scratch
 from .errors import CorruptChunkError
 from .executor import run_tasks
 from .indexing import assign
@@ -39,7 +39,7 @@ _GROUP_MAX_CHUNK = 64 << 10
 
 def fill_chunk(spec: ChunkSpec, order: str = "C") -> np.ndarray:
     """A new writable chunk holding the fill value everywhere."""
-    return np.full(spec.shape, spec.fill_value, dtype=spec.dtype, order=order)
+    return full_of_fill(spec.shape, spec.fill_value, spec.dtype, order)
 
 
 # --- how many threads a call uses -------------------------------------------------------------------

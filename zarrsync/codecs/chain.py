@@ -18,7 +18,7 @@ from ..errors import CodecError, CorruptChunkError
 from ..storage.base import Store
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec, SkippedCodec
 
-__all__ = ["CodecPipeline", "scratch", "is_fill"]
+__all__ = ["CodecPipeline", "scratch", "is_fill", "full_of_fill"]
 
 
 class CodecPipeline:
@@ -210,6 +210,21 @@ def scratch(nbytes: int, slot: str) -> np.ndarray:
 # --- empty chunks --------------------------------------------------------------------------------
 
 _UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def full_of_fill(shape: tuple[int, ...], fill: Any, dtype: np.dtype, order: str = "C") -> np.ndarray:
+    """A new writable array of ``shape`` holding ``fill`` in every element: the one home of
+    fill-value materialisation for chunks (missing inner chunks of a shard included).
+
+    Object elements are set with ``ndarray.fill``: ``np.full`` would first turn the fill into a
+    numpy array, and ``np.array(b"a\\0")`` is ``S2`` data that comes back as ``b"a"`` (a
+    ``bytes`` fill loses its trailing NULs).
+    """
+    if dtype.kind == "O":
+        out = np.empty(shape, dtype=dtype, order=order)
+        out.fill(fill)
+        return out
+    return np.full(shape, fill, dtype=dtype, order=order)
 
 
 def is_fill(chunk: np.ndarray, fill: Any) -> bool:

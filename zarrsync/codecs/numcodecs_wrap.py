@@ -67,7 +67,8 @@ class NumcodecsBytesCodec(_Wrapped, BytesBytesCodec):
 
     def encode(self, data, spec: ChunkSpec) -> bytes:
         view = memoryview(data).cast("B")
-        if len(view) % spec.dtype.itemsize == 0:  # the typed view numcodecs would have seen
+        # the typed view numcodecs would have seen; after an object codec it saw that codec's bytes
+        if spec.dtype.kind not in "OT" and len(view) % spec.dtype.itemsize == 0:
             view = np.frombuffer(view, dtype=spec.dtype)
         return bytes(memoryview(self.codec.encode(view)).cast("B"))
 

@@ -40,7 +40,7 @@ from ..indexing import BasicIndexer, assign
 from ..storage.base import ByteRequest, RangeRequest, SuffixRequest
 from .base import ArrayBytesCodec, ChunkSpec, Codec, check_config
 from .bytes_ import BytesCodec
-from .chain import CodecPipeline, is_fill
+from .chain import CodecPipeline, full_of_fill, is_fill
 from .crc32c_ import Crc32cCodec
 from .registry import parse_codec
 
@@ -283,7 +283,7 @@ class ShardingCodec(ArrayBytesCodec):
             if complete and fields is None:
                 inner = np.empty(self.chunk_shape, dtype=spec.dtype)
             elif parts[i] is None:
-                inner = np.full(self.chunk_shape, spec.fill_value, dtype=spec.dtype)
+                inner = full_of_fill(self.chunk_shape, spec.fill_value, spec.dtype)
             else:
                 inner = np.array(b.inner.decode(parts[i]), copy=True)
             assign(inner, np_index(chunk_sel), value if scalar else value[np_index(out_sel)], fields)

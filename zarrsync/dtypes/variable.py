@@ -144,7 +144,8 @@ def _json_text(value: Any, what: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class ObjectType(DataType):
     """Zarr v2 ``|O`` arrays read through an object codec other than ``vlen-utf8``/``vlen-bytes``.
-    Elements are whatever the codec gives back; the fill value is any JSON value (default None)."""
+    Elements are whatever the codec gives back; the fill value is null (the default), a bool, a
+    number or a string."""
 
     name: str = "object"
     dtype: np.dtype = _OBJECT
@@ -165,6 +166,9 @@ class ObjectType(DataType):
     def cast_fill(self, value: Any) -> Any:
         if value is not None:
             _json_text(value, "an object array")
+            if isinstance(value, (list, dict)):
+                raise FillValueError("the fill value of an object array must be null, a bool, a number or a "
+                                     "string (a list or dict would be shared by every missing element)")
         return value
 
     def fill_from_json(self, value: Any) -> Any:

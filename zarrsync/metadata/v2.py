@@ -180,7 +180,9 @@ def v2_codec_chain(md: ArrayMetadataV2) -> tuple[Codec, ...]:
         chain.extend(NumcodecsArrayCodec(get_codec(f)) for f in md.filters or ())
         chain.append(BytesCodec(md.endian))
     if md.compressor is not None:
-        chain.append(_v2_compressor(md.compressor, md.dtype.itemsize))
+        # after an object codec the compressor sees that codec's bytes: items of one byte
+        itemsize = 1 if is_variable_length_dtype(md.dtype) else md.dtype.itemsize
+        chain.append(_v2_compressor(md.compressor, itemsize))
     return tuple(chain)
 
 
