@@ -207,8 +207,9 @@ class Array(Node):
     def info(self) -> ArrayInfo:
         """A summary of the array; no I/O (see :meth:`info_complete`)."""
         md = self._metadata
+        data_type = md.data_type.to_json() if md.zarr_format == 3 else md.to_json()["dtype"]  # v2: the typestr
         return ArrayInfo(
-            type="Array", zarr_format=md.zarr_format, data_type=str(md.data_type.to_json() if md.zarr_format == 3 else md.to_json()["dtype"]), shape=md.shape,
+            type="Array", zarr_format=md.zarr_format, data_type=str(data_type), shape=md.shape,
             chunk_shape=md.chunk_shape, fill_value=md.fill_value, codecs=tuple(c.to_json() for c in md.codecs),
             store=repr(self._store), read_only=self.read_only, nbytes=self.nbytes,
         )
