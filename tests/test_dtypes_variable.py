@@ -516,12 +516,10 @@ def _corruptions() -> dict:
     }
 
 
-@pytest.mark.parametrize("dtype", [str, bytes])
 @pytest.mark.parametrize("zarr_format", [3, 2])
-@pytest.mark.parametrize("how", list(_corruptions()))
+@pytest.mark.parametrize("dtype,how", [(d, h) for d in (str, bytes) for h in _corruptions()
+                                       if not (h == "bad-utf8" and d is bytes)])  # any bytes are valid vlen-bytes
 def test_malformed_vlen_chunks_name_the_key(dtype, zarr_format, how):
-    if how == "bad-utf8" and dtype is bytes:
-        pytest.skip("any bytes are valid vlen-bytes payload")
     store = MemoryStore()
     a = zarrsync.create_array(store, shape=(6,), chunks=(3,), dtype=dtype, compressors=None,
                               zarr_format=zarr_format)
