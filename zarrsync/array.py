@@ -596,12 +596,11 @@ _INDEXERS = {"basic": BasicIndexer, "orthogonal": OrthogonalIndexer, "coordinate
 def _none_as_empty_text(arr: np.ndarray) -> np.ndarray:
     """Objects headed for a ``StringDType`` chunk with ``None`` as ``""``: numpy would store the
     text ``"None"``; numcodecs' vlen-utf8 (and ``SPEC_CHECKLIST`` §2.8) write ``None`` as empty."""
-    if not any(v is None for v in arr.flat):
+    missing = np.equal(arr, None)  # elementwise `is None` in C (None equals only None)
+    if not missing.any():
         return arr
     out = arr.copy()
-    for i, v in enumerate(out.flat):
-        if v is None:
-            out.flat[i] = ""
+    out[missing] = ""
     return out
 
 

@@ -277,11 +277,52 @@ def _chain_same_length(data: bytes, n: int) -> np.ndarray | None:
     return np.arange(8 + first, len(data) + 1, 4 + first, dtype=np.int64)
 
 
+_GUESS_MAX = 64 << 20  # the guess holds up to 9 bytes per input byte
+
+
+def _chain_guess(data: bytes, n: int) -> np.ndarray | None:
+    """The item ends, found with numpy when the payloads look like text, or None.
+
+    A u32 read at an offset that holds a length is small; one read across text is not (its top
+    byte is a character). So the offsets whose u32 is at most the chunk size come in short runs
+    that end at a real item head (the one or two offsets before a head read the length's low
+    bytes as their high bytes). The last offset of every run is guessed to be a head, and the
+    guess is kept only if it is exactly the chain: the first head at 4, each item ending where
+    the next begins, the last at the end. A parse from offset 4 is unique, so a kept guess is
+    the parse; otherwise (binary payloads, runs of empty items) the caller walks the items.
+    """
+    total = len(data)
+    npos = total - 7  # offsets 4 .. total - 4 can hold a length
+    if npos <= 0 or total > _GUESS_MAX:
+        return None
+    small = np.empty(npos, dtype=bool)
+    for r in range(4):  # one contiguous u32 view per alignment
+        count = (npos - r + 3) // 4
+        np.less_equal(np.frombuffer(data, "<u4", count, 4 + r), total, out=small[r::4])
+    if np.count_nonzero(small) > 4 * n:
+        return None
+    cand = np.flatnonzero(small)
+    if len(cand) < n:
+        return None
+    last = np.empty(len(cand), dtype=bool)
+    np.not_equal(cand[1:], cand[:-1] + 1, out=last[:-1])
+    last[-1] = True
+    heads = cand[last] + 4
+    if len(heads) != n or heads[0] != 4:
+        return None
+    ends = heads + 4 + np.ndarray((npos,), "<u4", data, 4, (1,))[heads - 4]
+    if ends[-1] != total or (ends[:-1] != heads[1:]).any():
+        return None
+    return ends
+
+
 def _locate(data: bytes, n: int, codec: str) -> tuple[np.ndarray, np.ndarray]:
     """``(starts, ends)``: the payload offsets of every item (see :func:`unpack_frames`)."""
     ends = None
     if n > _SMALL:
         ends = _chain_same_length(data, n)
+        if ends is None:
+            ends = _chain_guess(data, n)
     if ends is None:
         ends = np.frombuffer(_chain(data, n, codec), dtype=np.int64) if n else np.zeros(0, np.int64)
     lens = np.diff(ends, prepend=4)
