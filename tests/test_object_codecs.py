@@ -697,6 +697,17 @@ def test_guessed_item_heads_are_exactly_the_walked_ones(items):
     assert vlen.unpack_bytes(data, len(payloads)) == payloads
 
 
+def test_a_wrong_guess_is_declined():
+    """Payloads whose bytes look like length fields: the run-end guess is wrong here, and the
+    exact check must refuse it (the walk then finds the items)."""
+    from zarrsync.codecs import vlen
+
+    payloads = [b"\x01aa\x01\x02\x01\x01a", b"\x00a\x00\x01"]
+    data = bytes(vlen.pack_frames(payloads, "vlen-bytes"))
+    assert vlen._chain_guess(data, 2) is None
+    assert vlen.unpack_bytes(data, 2) == payloads
+
+
 def test_guess_is_taken_for_text():
     from zarrsync.codecs import vlen
 
