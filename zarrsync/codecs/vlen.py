@@ -445,12 +445,12 @@ def object_array(items: list, shape: tuple[int, ...] | None = None) -> np.ndarra
 
 def _to_dtype(items: list, dtype: np.dtype, shape: tuple[int, ...], codec: str) -> np.ndarray:
     """The decoded items as an array of the chunk's ``dtype`` and ``shape``."""
-    out = object_array(items)
     kind = dtype.kind
+    if kind == "T":  # straight from the list: a third faster than through an object array
+        return np.array(items, dtype=dtype).reshape(shape)
+    out = object_array(items)
     if kind == "O":
         return out.reshape(shape)
-    if kind == "T":
-        return out.astype(dtype).reshape(shape)
     # fixed size: every item must fit (numpy would cut it silently)
     width = dtype.itemsize // (4 if kind == "U" else 1)
     longest = max(map(len, items), default=0)
