@@ -173,6 +173,33 @@ def test_disjoint_single_elements_many_threads():
     np.testing.assert_array_equal(a[...], want.astype("u2"))
 
 
+@pytest.mark.parametrize("shards", [None, (8, 16)], ids=["chunks", "shards"])
+def test_disjoint_fancy_writes_many_threads(shards):
+    """16 threads write interleaved point sets (vindex), row lists (oindex) and masks into the
+    same chunks (and shards): every element written exactly once, so a lost update stays lost."""
+    n = N_THREADS
+    shape = (16, 64)
+    a = zarrsync.create_array(MemoryStore(), shape=shape, dtype="i4", chunks=(4, 8), shards=shards, fill_value=-1)
+    rows, cols = np.indices(shape)
+    owner = (rows * 7 + cols) % n  # each thread owns elements spread over every chunk
+    want = (rows * 1000 + cols).astype("i4")
+    with fast_switching():
+        def target(i, barrier):
+            mine = owner == i
+            r, c = np.nonzero(mine)
+            third = len(r) // 3
+            barrier.wait()
+            with config.context(max_workers=1 + i % 4):
+                a.vindex[r[:third], c[:third]] = want[r[:third], c[:third]]  # points, grouped by chunk
+                for k in range(third, 2 * third):  # one-element orthogonal writes
+                    a.oindex[[r[k]], [c[k]]] = want[r[k], c[k]]
+                rest = np.zeros(shape, dtype=bool)
+                rest[r[2 * third:], c[2 * third:]] = True
+                a.set_mask_selection(rest, want[rest])
+        run_threads(target, n)
+    np.testing.assert_array_equal(a[...], want)
+
+
 # --- readers never see a torn chunk ---------------------------------------------------------------
 @pytest.mark.parametrize("store_kind", ["memory", "local"])
 def test_readers_never_see_torn_chunks(store_kind, tmp_path):
