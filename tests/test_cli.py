@@ -15,6 +15,7 @@ def test_demo_writes_reads_and_checks(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "every element read back equals what was written: OK" in out
     assert "MB/s" in out
+    assert "10000 points (vindex) and 24 unsorted rows (oindex)" in out
     a = zarrsync.open_array(str(tmp_path / "demo.zarr"), mode="r")
     assert a.shape == (96, 96, 96) and a.dtype == np.uint16
     assert a.attrs["made_by"] == "zarrsync demo"

@@ -47,6 +47,14 @@ def _demo(directory: str | None, size: int) -> int:
     if not np.array_equal(part, data[10:20, ::-7, 5]):
         print("  FAILED: a partial read differs", file=sys.stderr)
         return 1
+    points = tuple(rng.integers(0, size, 10_000) for _ in shape)
+    rows = rng.permutation(size)[: size // 4]
+    t = time.perf_counter()
+    got_points, got_rows = a.vindex[points], a.oindex[rows, ::3, -1]
+    t_fancy = time.perf_counter() - t
+    if not (np.array_equal(got_points, data[points]) and np.array_equal(got_rows, data[rows, ::3, -1])):
+        print("  FAILED: a point or orthogonal selection differs", file=sys.stderr)
+        return 1
 
     stored = a.nbytes_stored()
     mb = a.nbytes / 1e6
@@ -54,6 +62,7 @@ def _demo(directory: str | None, size: int) -> int:
     print(f"  size   : {mb:.1f} MB in memory, {stored / 1e6:.1f} MB on disk (ratio {a.nbytes / stored:.2f})")
     print(f"  write  : {t_write:.3f} s ({mb / t_write:.0f} MB/s)")
     print(f"  read   : {t_read:.3f} s ({mb / t_read:.0f} MB/s)")
+    print(f"  select : 10000 points (vindex) and {len(rows)} unsorted rows (oindex) in {t_fancy:.3f} s")
     print("  check  : every element read back equals what was written: OK")
     return 0
 
