@@ -126,8 +126,8 @@ class FixedUTF32Type(DataType):
     @classmethod
     def of_length(cls, chars: int) -> "FixedUTF32Type":
         if chars < 1:
-            raise DataTypeError("numpy dtype 'U0' (str) has no length; give one, e.g. 'U10' (variable-length "
-                                "strings are not supported yet)")
+            raise DataTypeError("fixed-length strings need a length, e.g. 'U10'; dtype=str is the variable-length "
+                                "string type")
         return cls("fixed_length_utf32", _sized("U", chars, "fixed_length_utf32"))
 
     @property
@@ -179,8 +179,8 @@ class NullTerminatedBytesType(DataType):
     @classmethod
     def of_length(cls, n: int) -> "NullTerminatedBytesType":
         if n < 1:
-            raise DataTypeError("numpy dtype 'S0' (bytes) has no length; give one, e.g. 'S10' (variable-length "
-                                "bytes are not supported yet)")
+            raise DataTypeError("fixed-length bytes need a length, e.g. 'S10'; dtype=bytes is the variable-length "
+                                "bytes type")
         return cls("null_terminated_bytes", _sized("S", n, "null_terminated_bytes"))
 
     def to_json(self):

@@ -73,7 +73,8 @@ def _typestr_dtype(value: Any) -> np.dtype:
         except (TypeError, ValueError) as e:
             raise DataTypeError(f"v2 structured dtype {value!r} is not valid: {e}") from None
     if isinstance(value, str) and value[1:2] == "O":
-        raise DataTypeError(f"v2 dtype {value!r} (object arrays) is not supported yet")
+        raise DataTypeError(f"v2 dtype {value!r}: object elements are only possible as a whole array's dtype "
+                            "('|O', with an object codec as the first filter), not here")
     if not isinstance(value, str) or len(value) < 3 or value[0] not in "<>|":
         raise DataTypeError(f"v2 dtype must be a typestr with a byte order like '<f8', or a structured list; "
                             f"got {value!r}")
