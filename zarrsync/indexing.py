@@ -417,33 +417,38 @@ class CoordinateIndexer:
     product = False
     numpy_index = staticmethod(_same)
 
-    def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...],
-                 _points: tuple | None = None):
+    def __init__(self, selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]):
         ndim = len(shape)
-        if _points is None:
-            if not ndim:
-                raise IndexingError("coordinate selection needs an array with at least one dimension")
-            sel = selection if isinstance(selection, tuple) else (selection,)
-            if len(sel) != ndim:
-                raise IndexingError(f"coordinate selection needs one int array per axis: the array has {ndim} "
-                                    f"dimensions, the selection {len(sel)} entries")
-            arrays = []
-            for axis, s in enumerate(sel):
-                if not (_is_int(s) or _is_array_like(s)):
-                    raise IndexingError(f"coordinate selection: axis {axis} has {s!r}; only ints and int arrays "
-                                        "are allowed (use a.oindex[...] for slices)")
-                arrays.append(_int_array(s, f"coordinate selection, axis {axis}"))
-            try:
-                arrays = np.broadcast_arrays(*arrays)
-            except ValueError:
-                raise IndexingError("coordinate selection: the index arrays cannot be broadcast together, shapes "
-                                    + " ".join(str(np.shape(s)) for s in sel)) from None
-            self.shape = arrays[0].shape
-            points = tuple(_wrap(a.reshape(-1), n, axis) for axis, (a, n) in enumerate(zip(arrays, shape)))
-        else:
-            self.shape = selection
-            points = _points
-        self.is_scalar = self.shape == ()
+        if not ndim:
+            raise IndexingError("coordinate selection needs an array with at least one dimension")
+        sel = selection if isinstance(selection, tuple) else (selection,)
+        if len(sel) != ndim:
+            raise IndexingError(f"coordinate selection needs one int array per axis: the array has {ndim} "
+                                f"dimensions, the selection {len(sel)} entries")
+        arrays = []
+        for axis, s in enumerate(sel):
+            if not (_is_int(s) or _is_array_like(s)):
+                raise IndexingError(f"coordinate selection: axis {axis} has {s!r}; only ints and int arrays "
+                                    "are allowed (use a.oindex[...] for slices)")
+            arrays.append(_int_array(s, f"coordinate selection, axis {axis}"))
+        try:
+            arrays = np.broadcast_arrays(*arrays)
+        except ValueError:
+            raise IndexingError("coordinate selection: the index arrays cannot be broadcast together, shapes "
+                                + " ".join(str(np.shape(s)) for s in sel)) from None
+        points = tuple(_wrap(a.reshape(-1), n, axis) for axis, (a, n) in enumerate(zip(arrays, shape)))
+        self._group(arrays[0].shape, points, shape, chunk_shape)
+
+    @classmethod
+    def from_points(cls, points: tuple, shape: tuple[int, ...], chunk_shape: tuple[int, ...]) -> "CoordinateIndexer":
+        """The indexer of points already checked and non-negative (one flat intp array per axis)."""
+        ix = cls.__new__(cls)
+        ix._group((len(points[0]),), points, shape, chunk_shape)
+        return ix
+
+    def _group(self, result_shape: tuple, points: tuple, shape: tuple, chunk_shape: tuple) -> None:
+        self.shape = result_shape
+        self.is_scalar = result_shape == ()
         npoints = len(points[0]) if points else 0
         self.work_shape = (npoints,)
         self._chunks = _group_points(points, shape, chunk_shape, npoints)
@@ -518,7 +523,7 @@ def mask_indexer(mask: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]
     if not shape:
         raise IndexingError("mask selection needs an array with at least one dimension")
     points = tuple(a.astype(np.intp, copy=False) for a in np.nonzero(m))
-    return CoordinateIndexer((len(points[0]),), shape, chunk_shape, _points=points)
+    return CoordinateIndexer.from_points(points, shape, chunk_shape)
 
 
 class BlockIndexer(BasicIndexer):

@@ -199,8 +199,9 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
                 chunk = decoded.get(i)
                 if chunk is None:
                     out[ix(out_sel)] = fill
-                elif complete and _is_view(out_sel) and out[out_sel].shape == shape:
-                    out[out_sel] = chunk
+                elif complete and _is_view(out_sel):
+                    dest = out[out_sel]
+                    dest[...] = chunk if dest.shape == shape else chunk[chunk_sel]
                 else:
                     out[ix(out_sel)] = chunk[ix(chunk_sel)]
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..dtypes.variable import fill_key, is_variable_length_dtype
 from ..errors import CodecError
 
 __all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "SkippedCodec",
@@ -37,14 +38,7 @@ class ChunkSpec:
     fill_value: Any
 
     def __post_init__(self):
-        if self.dtype.kind in "OT":  # object and StringDType bytes are pointers: key by value
-            bits: Any = (type(self.fill_value), repr(self.fill_value))
-        else:
-            try:
-                bits = np.asarray(self.fill_value, dtype=self.dtype).tobytes()
-            except (TypeError, ValueError, OverflowError):
-                bits = repr(self.fill_value)
-        object.__setattr__(self, "_key", (tuple(self.shape), self.dtype, bits))
+        object.__setattr__(self, "_key", (tuple(self.shape), self.dtype, fill_key(self.fill_value, self.dtype)))
 
     def __eq__(self, other):
         if not isinstance(other, ChunkSpec):
@@ -78,7 +72,7 @@ def bounded_size(spec: ChunkSpec, expected_size: int | None) -> int:
     """
     if expected_size is not None:
         return expected_size
-    if spec.dtype.kind in "OT":
+    if is_variable_length_dtype(spec.dtype):
         return VARIABLE_CHUNK_LIMIT
     return 2 * spec.nbytes + (1 << 20)
 

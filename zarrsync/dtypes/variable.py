@@ -33,7 +33,7 @@ from ..errors import DataTypeError, FillValueError
 from .fixed import b64decode, b64encode, is_int_zero
 from .numeric import DataType
 
-__all__ = ["StringType", "BytesType", "ObjectType", "JSON", "string_dtype", "is_variable_length_dtype"]
+__all__ = ["StringType", "BytesType", "ObjectType", "JSON", "string_dtype", "is_variable_length_dtype", "fill_key"]
 
 _OBJECT = np.dtype(object)
 
@@ -47,6 +47,20 @@ def string_dtype() -> np.dtype:
 def is_variable_length_dtype(dtype: np.dtype) -> bool:
     """True for numpy dtypes whose elements are not stored inline (object, StringDType)."""
     return dtype.kind in "OT"
+
+
+def fill_key(value: Any, dtype: np.dtype) -> Any:
+    """What a fill value is compared and hashed by (metadata equality, chunk specs): its bits,
+    so a NaN fill equals itself and ``-0.0`` is not ``0.0``; for variable-length types, whose
+    bits would be pointers, its type and value. None stays None."""
+    if value is None:
+        return None
+    if is_variable_length_dtype(dtype):
+        return type(value), repr(value)
+    try:
+        return np.asarray(value, dtype=dtype).tobytes()
+    except (TypeError, ValueError, OverflowError):
+        return repr(value)
 
 
 def _no_config(value: Any, name: str) -> None:

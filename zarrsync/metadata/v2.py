@@ -35,7 +35,7 @@ from ..codecs.blosc import SHUFFLE_NAMES
 from ..codecs.numcodecs_api import check_numcodecs_like
 from ..codecs.numcodecs_wrap import OBJECT_CODEC_IDS, NumcodecsObjectCodec
 from ..dtypes import BytesType, DataType, ObjectType, StringType
-from ..dtypes.variable import is_variable_length_dtype
+from ..dtypes.variable import fill_key, is_variable_length_dtype
 from ..errors import MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding
 from .v2_dtype import parse_v2_dtype, v2_fill_from_json, v2_fill_to_json, v2_typestr
@@ -85,7 +85,7 @@ class ArrayMetadataV2:
             return NotImplemented
         return all(getattr(self, f.name) == getattr(other, f.name)
                    for f in dataclasses.fields(self) if f.name != "fill_value") and \
-            _fill_bits(self) == _fill_bits(other)
+            fill_key(self.fill_value, self.dtype) == fill_key(other.fill_value, other.dtype)
 
     def __post_init__(self):
         for field, value, minimum in (("shape", self.shape, 0), ("chunks", self.chunk_shape, 1)):
@@ -137,14 +137,6 @@ class ArrayMetadataV2:
         if self.dimension_separator != ".":
             doc["dimension_separator"] = self.dimension_separator
         return doc
-
-
-def _fill_bits(md: ArrayMetadataV2) -> Any:
-    if md.fill_value is None:
-        return None
-    if is_variable_length_dtype(md.dtype):
-        return type(md.fill_value), repr(md.fill_value)
-    return np.asarray(md.fill_value, dtype=md.dtype).tobytes()
 
 
 def object_data_type(filters: tuple[dict, ...] | None) -> DataType:

@@ -17,12 +17,11 @@ import math
 import warnings
 from typing import Any
 
-import numpy as np
-
 from ..codecs import BytesCodec, Codec, ShardingCodec, parse_codec
 from ..codecs.numcodecs_wrap import place_numcodecs
 from ..codecs.base import ChunkSpec
 from ..dtypes import DataType, StructType, data_type_from_json, has_byte_order
+from ..dtypes.variable import fill_key
 from ..errors import MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding, parse_chunk_key_encoding
 
@@ -78,8 +77,7 @@ class ArrayMetadata:
             return NotImplemented
         return all(getattr(self, f.name) == getattr(other, f.name)
                    for f in dataclasses.fields(self) if f.name != "fill_value") and \
-            np.asarray(self.fill_value, dtype=self.dtype).tobytes() == \
-            np.asarray(other.fill_value, dtype=other.dtype).tobytes()
+            fill_key(self.fill_value, self.dtype) == fill_key(other.fill_value, other.dtype)
 
     @property
     def dtype(self):
