@@ -54,6 +54,11 @@ class StoreError(ZarrsyncError, OSError):
     """A store could not carry out an operation."""
 
 
+class VersionChangedError(StoreError):
+    """A stored value changed while a :class:`~zarrsync.storage.base.Snapshot` of it was being
+    read (its version token moved): the reader starts over from a new snapshot."""
+
+
 class InvalidKeyError(ZarrsyncError, ValueError):
     """A store key is malformed or would escape the store's root."""
 

@@ -23,10 +23,11 @@ import contextvars
 import functools
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
-__all__ = ["get_pool", "run_tasks", "in_worker", "shutdown"]
+__all__ = ["get_pool", "run_tasks", "in_worker", "shutdown", "renew_after_fork"]
 
 T = TypeVar("T")
 
@@ -81,10 +82,30 @@ def shutdown(wait: bool = True) -> None:
         state[0].shutdown(wait=wait)
 
 
+# --- fork -----------------------------------------------------------------------------------------
+# A child forked while other threads held locks inherits those locks held, by threads that do not
+# exist in the child. Every lock, pool and per-thread cache is therefore made anew in the child:
+# module-level ones by each module's own ``os.register_at_fork`` hook, per-object ones through
+# :func:`renew_after_fork`.
+
+_fork_lock = threading.Lock()
+_fork_objects: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def renew_after_fork(obj) -> None:
+    """Register ``obj`` so that, in a forked child, ``obj._after_fork()`` runs before anything else
+    (it re-creates the object's locks). Held weakly: registration does not keep ``obj`` alive."""
+    with _fork_lock:
+        _fork_objects.add(obj)
+
+
 def _reset_after_fork() -> None:
-    global _lock, _state
+    global _lock, _state, _fork_lock
     _lock = threading.Lock()
     _state = None
+    _fork_lock = threading.Lock()
+    for obj in list(_fork_objects):  # the child has one thread: no lock needed here
+        obj._after_fork()
 
 
 if hasattr(os, "register_at_fork"):

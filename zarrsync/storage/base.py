@@ -19,7 +19,7 @@ from ..errors import InvalidKeyError, ReadOnlyError, StoreError
 
 __all__ = [
     "Store", "ByteRequest", "RangeRequest", "OffsetRequest", "SuffixRequest",
-    "validate_key", "slice_bytes",
+    "validate_key", "slice_bytes", "Snapshot", "BytesSnapshot",
 ]
 
 
@@ -71,6 +71,67 @@ def slice_bytes(value: bytes, request: ByteRequest | None) -> bytes:
     if isinstance(request, SuffixRequest):
         return value[max(len(value) - request.suffix, 0):] if request.suffix else b""
     raise StoreError(f"unknown byte request {request!r}")
+
+
+def clip_request(request: ByteRequest | None, size: int) -> tuple[int, int]:
+    """The ``[start, stop)`` that a byte request selects of a value of ``size`` bytes, clipped
+    to the value: a range past the end selects nothing (the one home of this rule)."""
+    if request is None:
+        return 0, size
+    if isinstance(request, RangeRequest):
+        start, stop = request.start, request.end
+    elif isinstance(request, OffsetRequest):
+        start, stop = request.offset, size
+    elif isinstance(request, SuffixRequest):
+        start, stop = size - request.suffix, size
+    else:
+        raise StoreError(f"unknown byte request {request!r}")
+    start = min(max(start, 0), size)
+    return start, max(start, min(stop, size))
+
+
+class Snapshot:
+    """Byte ranges of one stored value, all as of one version of it.
+
+    A reader that needs several reads of one object (a shard's index, then its inner chunks)
+    takes a snapshot, so that a concurrent writer replacing the object cannot hand it the index
+    of one version and the chunks of another. ``size`` is the value's length; every range is
+    clipped to it, so a corrupt offset can never make a store read or allocate past the value.
+    Use it as a context manager (or call :meth:`close`): a snapshot may hold a file descriptor.
+    """
+
+    size: int
+
+    def read(self, ranges: Sequence[ByteRequest]) -> list[bytes]:
+        """The bytes of each range, in order (clipped to :attr:`size`)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the snapshot holds (the default holds nothing)."""
+
+    def __enter__(self) -> "Snapshot":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class BytesSnapshot(Snapshot):
+    """A snapshot over an immutable value already in memory."""
+
+    __slots__ = ("value", "size")
+
+    def __init__(self, value: bytes):
+        self.value = value
+        self.size = len(value)
+
+    def read(self, ranges: Sequence[ByteRequest]) -> list[bytes]:
+        view, size = memoryview(self.value), self.size
+        out = []
+        for r in ranges:
+            start, stop = clip_request(r, size)
+            out.append(view[start:stop])
+        return out
 
 
 def validate_key(key: str) -> str:
@@ -196,6 +257,19 @@ class Store:
                 return None
             out.append(part)
         return out
+
+    def snapshot(self, key: str) -> Snapshot | None:
+        """A :class:`Snapshot` of the value at ``key``: any number of ranged reads, all from the
+        version current when it was taken. ``None`` if the key is missing.
+
+        The default holds the whole value in memory (one ``get``); stores that can do better
+        override it: ``LocalStore`` keeps the file open (a write replaces the file, so an open
+        descriptor keeps reading the old version); a store with version tokens checks the token
+        on each read and raises :class:`~zarrsync.errors.VersionChangedError` so the reader
+        starts over.
+        """
+        value = self.get(key)
+        return None if value is None else BytesSnapshot(value)
 
     def get_into(self, key: str, out: memoryview) -> int | None:
         """Read the whole value at ``key`` into ``out`` if it has exactly ``len(out)`` bytes.

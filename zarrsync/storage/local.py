@@ -19,7 +19,8 @@ from typing import Iterator
 
 from ..errors import InvalidKeyError, StoreError
 from .base import (
-    ByteRequest, OffsetRequest, RangeRequest, Store, SuffixRequest, _validate_prefix, validate_key,
+    ByteRequest, OffsetRequest, RangeRequest, Snapshot, Store, SuffixRequest, _validate_prefix,
+    clip_request, validate_key,
 )
 
 _TMP_MARK = ".__zarrsync_tmp__"
@@ -98,6 +99,22 @@ class LocalStore(Store):
             return size
         finally:
             os.close(fd)
+
+    def snapshot(self, key: str) -> Snapshot | None:
+        path = self._path(validate_key(key))
+        try:
+            fd = os.open(path, os.O_RDONLY | _O_BINARY)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        try:
+            st = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return None
+        return _FileSnapshot(fd, st.st_size)
 
     def get_ranges(self, key: str, ranges) -> list[bytes] | None:
         validate_key(key)
@@ -221,6 +238,41 @@ class LocalStore(Store):
             if entry.is_dir(follow_symlinks=False) and next(_walk(entry.path, ""), None) is None:
                 continue
             yield entry.name
+
+
+class _FileSnapshot(Snapshot):
+    """An open descriptor: writes replace the file (a new inode), so every read through it sees
+    the version that was current when it was opened."""
+
+    __slots__ = ("fd", "size")
+
+    def __init__(self, fd: int, size: int):
+        self.fd = fd
+        self.size = size
+
+    def read(self, ranges) -> list[bytes]:
+        out = []
+        for r in ranges:
+            start, stop = clip_request(r, self.size)
+            out.append(_pread_all(self.fd, stop - start, start))
+        return out
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+def _pread_all(fd: int, n: int, offset: int) -> bytes:
+    data = os.pread(fd, n, offset)
+    if len(data) == n or not data:
+        return data
+    parts = [data]  # a short read (over 2 GiB on Linux)
+    got = len(data)
+    while got < n and (part := os.pread(fd, n - got, offset + got)):
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 _tmp_local = threading.local()
