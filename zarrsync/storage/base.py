@@ -202,6 +202,13 @@ class Store:
         """
         return (type(self).__name__, id(self))
 
+    def location(self, key: str) -> tuple:
+        """A hashable naming where ``key``'s value really lives, equal whatever store object,
+        root or path reached it (``LocalStore``: the resolved file path). Per-chunk write locks
+        and per-array locks are keyed on it, so an array opened through its own directory and
+        through its parent group's shares them."""
+        return (self.lock_id(), key)
+
     def _check_writable(self) -> None:
         if self._read_only:
             raise ReadOnlyError(f"{self!r} is read-only")

@@ -11,6 +11,7 @@ and backslashes are rejected, so no key reaches outside the root.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
@@ -58,7 +59,14 @@ class LocalStore(Store):
         return f"LocalStore({self.root!r}{', read_only=True' if self.read_only else ''})"
 
     def lock_id(self) -> tuple:
-        return ("file", os.path.realpath(self.root))
+        return ("file", self._real_root)
+
+    @functools.cached_property
+    def _real_root(self) -> str:
+        return os.path.realpath(self.root)
+
+    def location(self, key: str) -> tuple:
+        return ("file", self._real_root + "/" + key)
 
     def _path(self, key: str) -> str:
         # a key holding the temp marker could be written but never listed
