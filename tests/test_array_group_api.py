@@ -935,3 +935,52 @@ def test_scalar_over_an_edge_chunk_leaves_out_of_bounds_as_fill(value):
     expected = np.zeros((8, 4), dtype="u1")
     expected[4, :3] = 9
     np.testing.assert_array_equal(a[...], expected)
+
+
+# --- the Zarr format asked for is the one created and read (issue 10) ---------------------------
+def test_create_group_and_open_keep_the_zarr_format_asked_for():
+    store = MemoryStore()
+    g = zarrsync.create_group(store, path="v2", zarr_format=2, attributes={"a": 1})
+    assert g.zarr_format == 2 and {"v2/.zgroup", "v2/.zattrs"} <= set(store.list())
+    assert "v2/zarr.json" not in set(store.list())
+    assert zarrsync.open_group(store, path="v2", mode="r").zarr_format == 2
+    assert zarrsync.group(store, path="g2", zarr_format=2).zarr_format == 2
+    assert zarrsync.open(store, path="o2", mode="w", zarr_format=2).zarr_format == 2
+    assert zarrsync.open_group(store, path="w2", mode="w", zarr_format=2).zarr_format == 2
+    assert "o2/.zgroup" in set(store.list()) and "w2/.zgroup" in set(store.list())
+    with pytest.raises(TypeError, match="chunks"):  # no shape: a group, which has no chunks to take
+        zarrsync.open(store, path="o3", mode="w", chunks=(2,))
+
+
+def test_a_node_with_both_documents_opens_in_the_format_asked_for():
+    """zarrs writes a ``zarr.json`` beside a v2 ``.zarray`` (the corpus' zarrs ``v3/*.zarr``):
+    ``zarr_format=2`` reads the v2 document, 3 or None (zarr-python's order) the v3 one."""
+    store = MemoryStore()
+    v2 = zarrsync.create_array(store, name="x", shape=(4,), dtype="i2", chunks=(2,), zarr_format=2)
+    v2[...] = [1, 2, 3, 4]
+    other = MemoryStore()
+    zarrsync.create_array(other, name="x", shape=(6,), dtype="i2", chunks=(3,))
+    store.set("x/zarr.json", other.get("x/zarr.json"))
+    zarrsync.create_group(store, path="g", zarr_format=2, attributes={"v": 2})
+    zarrsync.create_group(other, path="g", attributes={"v": 3})
+    store.set("g/zarr.json", other.get("g/zarr.json"))
+    a2 = zarrsync.open_array(store, path="x", zarr_format=2)
+    assert (a2.zarr_format, a2.shape) == (2, (4,))
+    np.testing.assert_array_equal(a2[...], [1, 2, 3, 4])
+    assert zarrsync.open_array(store, path="x", zarr_format=3).shape == (6,)
+    assert zarrsync.open_array(store, path="x").shape == (6,)
+    assert zarrsync.open(store, path="x", mode="r", zarr_format=2).shape == (4,)
+    assert zarrsync.open_group(store, path="g", mode="r", zarr_format=2).attrs["v"] == 2
+    assert zarrsync.open_group(store, path="g", mode="r").attrs["v"] == 3
+    only_v3 = zarrsync.create_array(store, name="y", shape=(1,), dtype="i1")
+    with pytest.raises(NodeNotFoundError, match="format 3, not 2"):
+        zarrsync.open_array(store, path=only_v3.path, zarr_format=2)
+    with pytest.raises(NodeNotFoundError, match="format 3, not 2"):
+        zarrsync.open(store, path=only_v3.path, zarr_format=2)
+
+
+def test_require_array_keeps_its_config_when_the_array_exists():
+    g = zarrsync.create_group(None)
+    first = g.require_array("x", shape=(2,), dtype="i1", config={"write_empty_chunks": True})
+    again = g.require_array("x", shape=(2,), dtype="i1", config={"write_empty_chunks": True})
+    assert first.config == again.config == {"write_empty_chunks": True}

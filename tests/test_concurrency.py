@@ -5,8 +5,6 @@ whole chunks are being overwritten. ``sys.setswitchinterval`` is lowered to forc
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import threading
 import time
 
@@ -16,18 +14,9 @@ import pytest
 import zarrsync
 from zarrsync import config
 from zarrsync.storage import LocalStore, MemoryStore
+from zarrsync.testing import fast_switching
 
 N_THREADS = 16
-
-
-@contextlib.contextmanager
-def fast_switching(interval: float = 1e-6):
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
 
 
 def run_threads(target, n: int, timeout: float = 60.0) -> None:

@@ -625,7 +625,9 @@ def test_v2_fill_values(dtype, fill_json, expected, written):
 
 @pytest.mark.parametrize("dtype, fill_json, match", [
     ("<U2", "abc", "3 characters"),
-    ("<U2", 5, "string"),
+    ("<U2", [5], "string"),  # a number is read as its text, as zarr 2.x did (and as for |S)
+    ("<U2", True, "string"),
+    ("<U2", 123, "3 characters"),
     ("|S2", b64(b"abc"), "3 bytes"),
     ("|V2", b64(b"abc"), "3 bytes"),
     ("|V2", 0, "base64"),

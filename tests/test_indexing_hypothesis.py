@@ -251,6 +251,72 @@ def test_set_basic_selection_with_fill_and_reread(data):
     assert stored_chunks(a) == chunks_not_all_fill(expected, a.chunks, a.fill_value)
 
 
+# --- index arrays beside slices (numpy's mixed advanced indexing) -------------------------------
+@st.composite
+def mixed_selections(draw, shape: tuple):
+    """Two or more int arrays (and ints) beside slices, on any axes: adjacent ones keep their
+    broadcast axes in place, separated ones move them first. Arrays broadcast to a random shape."""
+    axes = [d for d, n in enumerate(shape) if n > 0]
+    chosen = draw(st.lists(st.sampled_from(axes), min_size=2, max_size=len(axes), unique=True))
+    bshape = tuple(draw(st.lists(st.integers(0, 3), min_size=1, max_size=2)))
+    sel: list = [draw(dim_index(n)) if d not in chosen else None for d, n in enumerate(shape)]  # ints: advanced too
+    for d in chosen:
+        n = shape[d]
+        if draw(st.integers(0, 4)) == 0:
+            sel[d] = draw(st.integers(-n, n - 1))  # an int among the arrays: broadcast as 0-d
+            continue
+        drop = draw(st.integers(0, len(bshape)))
+        ishape = tuple(1 if draw(st.booleans()) else k for k in bshape[drop:])
+        sel[d] = np.asarray(draw(st.lists(st.integers(-n, n - 1), min_size=math.prod(ishape),
+                                          max_size=math.prod(ishape))), dtype=np.int64).reshape(ishape)
+    if draw(st.booleans()) and sel and isinstance(sel[-1], slice) and sel[-1] == slice(None):
+        sel[-1] = Ellipsis
+    return tuple(sel)
+
+
+@st.composite
+def arrays_2d_up(draw):
+    a, expected, rng = draw(arrays())
+    if expected.ndim < 2 or sum(n > 0 for n in expected.shape) < 2:
+        a, expected, rng = draw(arrays().filter(lambda t: sum(n > 0 for n in t[1].shape) >= 2))
+    return a, expected, rng
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_mixed_index_arrays_read_and_write_as_numpy(data):
+    a, expected, rng = data.draw(arrays_2d_up())
+    for _ in range(2):
+        sel = data.draw(mixed_selections(expected.shape))
+        same(a[sel], expected[sel])
+        value = data.draw(values_for(np.shape(expected[sel]), a.dtype, rng))
+        expected[sel] = value
+        a[sel] = value
+        same(a[...], expected)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_lazily_enumerated_work_matches_numpy(data):
+    """The lazy per-axis entries and work items that huge selections use (normally past 4096
+    chunks on an axis and 65536 in all) forced on for every selection: reads and writes agree
+    with numpy exactly as the eager lists do."""
+    from zarrsync import indexing, pipeline
+    saved = indexing._EAGER_ENTRIES, pipeline._LAZY_ITEMS
+    indexing._EAGER_ENTRIES, pipeline._LAZY_ITEMS = -1, -1
+    try:
+        a, expected, rng = data.draw(arrays())
+        for _ in range(2):
+            sel = data.draw(selections(expected.shape))
+            same(a[sel], expected[sel])
+            value = data.draw(values_for(np.shape(expected[sel]), a.dtype, rng))
+            expected[sel] = value
+            a[sel] = value
+            same(a[...], expected)
+    finally:
+        indexing._EAGER_ENTRIES, pipeline._LAZY_ITEMS = saved
+
+
 # --- errors --------------------------------------------------------------------------------------
 @st.composite
 def out_of_bounds(draw):

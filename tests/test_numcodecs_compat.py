@@ -453,7 +453,7 @@ def test_unknown_id_names_it():
 
 
 def test_out_of_range_settings_are_codec_errors():
-    for bad in ({"id": "zlib", "level": 10}, {"id": "zstd", "level": 23}, {"id": "zstd", "checksum": 1},
+    for bad in ({"id": "zlib", "level": 10}, {"id": "zstd", "level": 1.5}, {"id": "zstd", "checksum": 1},
                 {"id": "crc32", "location": "middle"}, {"id": "bz2", "level": 0}, {"id": "shuffle", "elementsize": "4"}):
         with pytest.raises(CodecError):
             get_codec(bad)
@@ -554,3 +554,36 @@ def test_zarrsync_does_not_import_numcodecs():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("level", [23, 100, -200000])
+def test_zstd_level_out_of_range_is_clamped_as_numcodecs_does(level):
+    """Older numcodecs wrote ``level: 100`` (the corpus has it): numcodecs accepts any level and
+    libzstd clamps it to [-131072, 22]; the config keeps the level as written."""
+    data = make_array("<i4", (100, 7))
+    ours = get_codec({"id": "zstd", "level": level})
+    assert ours.get_config() == NC.Zstd(level=level).get_config()
+    assert as_bytes(ours.encode(data)) == as_bytes(NC.Zstd(level=level).encode(data))
+    assert as_bytes(ours.decode(ours.encode(data))) == data.tobytes()
+
+
+def test_v2_array_with_zstd_level_100_reads_and_writes():
+    import json as _json
+    import zarrsync
+    from zarrsync.storage.memory import MemoryStore
+    store = MemoryStore()
+    store.set(".zarray", _json.dumps({"zarr_format": 2, "shape": [50], "chunks": [50], "dtype": "<i4",
+                                      "compressor": {"id": "zstd", "level": 100}, "filters": None,
+                                      "fill_value": 0, "order": "C"}).encode())
+    store.set("0", NC.Zstd(level=100).encode(np.arange(50, dtype="<i4")))
+    a = zarrsync.open_array(store)
+    np.testing.assert_array_equal(a[...], np.arange(50))
+    a[...] = np.arange(50)[::-1]
+    np.testing.assert_array_equal(np.frombuffer(NC.Zstd().decode(bytes(store.get("0"))), "<i4"), np.arange(50)[::-1])
+    assert _json.loads(store.get(".zarray"))["compressor"]["level"] == 100
+
+
+def test_v3_zstd_codec_keeps_the_spec_range():
+    from zarrsync.codecs import parse_codec
+    with pytest.raises(CodecError, match="level"):
+        parse_codec({"name": "zstd", "configuration": {"level": 100}})

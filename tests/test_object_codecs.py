@@ -703,3 +703,21 @@ def test_guess_is_taken_for_text():
     ends = vlen._chain_guess(data, len(payloads))
     assert ends is not None
     np.testing.assert_array_equal(ends, np.cumsum([4 + len(p) for p in payloads]) + 4)
+
+
+def test_json2_indent_true_as_older_numcodecs_wrote_it():
+    """Older numcodecs wrote ``"indent": true`` (json reads a bool as the int 1): accepted, with
+    numcodecs' bytes, and the config keeps it."""
+    config = {"id": "json2", "encoding": "utf-8", "skipkeys": False, "ensure_ascii": True, "check_circular": True,
+              "allow_nan": True, "indent": True, "separators": [", ", ": "], "sort_keys": True, "strict": True}
+    ours = zo.JSON.from_config(config)
+    arr = objects(["a", 1, [2, None]])
+    theirs = numcodecs.JSON(**{k: v for k, v in config.items() if k != "id"})
+    assert ours.encode(arr) == theirs.encode(arr)
+    assert list(ours.decode(theirs.encode(arr))) == list(arr)
+    assert ours.get_config()["indent"] is True
+
+
+def test_json2_indent_is_bounded():
+    with pytest.raises(CodecError, match="indent"):
+        zo.JSON(indent=1 << 40)

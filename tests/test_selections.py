@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 import threading
 
 import numpy as np
@@ -119,23 +120,57 @@ def test_getitem_full_shape_mask(arr):
     same(arr[...], expected)
 
 
-AMBIGUOUS = [  # (ndim, selection): numpy reads each of these, but not as a.oindex would
+MIXED = [  # (ndim, selection): index arrays beside slices, read and written as numpy does
+    (3, (np.array([1, 2]), np.array([3, 4]))),  # adjacent arrays: their broadcast axis replaces them in place
+    (3, (slice(None), [1, 2], [3, 2])),
+    (3, ([0, 1], [1, 2], slice(None))),
+    (3, (slice(None, None, -2), [[1], [2]], [0, 3])),  # a 2-d broadcast shape in place, after a reversed slice
+    (3, (Ellipsis, [1, 0], [[0], [2]])),
     (3, ([0, 1], slice(None), [1, 2])),  # two arrays around a slice: numpy moves the broadcast axis first
     (3, (1, slice(None), [1, 3])),  # an array and an int separated by a slice
     (3, ([0, 2], slice(None), 3)),
-    (3, (slice(None), [0, 1], [1, 2])),  # two arrays plus a slice
-    (3, ([0, 1], [1, 2], slice(None))),
-    (3, ([0, 1], None, 2)),  # an array and an int separated by None
     (3, (1, Ellipsis, [0, 2])),  # ... between an int and an array
+    (3, ([-1, 0, -1], slice(1, None), -1)),  # negative and repeated
     (2, (np.array([[0, 1]]), slice(None))),  # a 2-d array among slices
     (2, (np.array([True, False, True] + [False] * 7), np.array([0, 1]))),  # a bool array with an int array
+    (2, (slice(2, 9, 3), np.array([[11, 0, 5]]))),
 ]
 
 
-@pytest.mark.parametrize("ndim,sel", AMBIGUOUS)
-def test_ambiguous_mixes_raise_naming_oindex_and_vindex(arr3, arr, ndim, sel):
+@pytest.mark.parametrize("ndim,sel", MIXED)
+def test_mixed_index_arrays_follow_numpy(arr3, arr, ndim, sel):
+    """numpy is the oracle: same shape and values for reads; writes of an array value, of a
+    value broadcast to the result and of a scalar land where numpy's do."""
     a, x = arr3 if ndim == 3 else (arr, X)
-    x[sel]  # numpy reads it
+    x = x.copy()
+    same(a[sel], x[sel])
+    shape = x[sel].shape
+    value = (np.arange(math.prod(shape)).reshape(shape) * 3 + 1).astype(x.dtype)
+    a[sel] = value
+    x[sel] = value
+    same(a[...], x)
+    a[sel] = value[-1:] if shape else value  # broadcast along the first result axis
+    x[sel] = value[-1:] if shape else value
+    same(a[...], x)
+    a[sel] = -2
+    x[sel] = -2
+    same(a[...], x)
+
+
+REFUSED = [  # (ndim, selection): numpy reads these, zarrsync's a[...] refuses them clearly
+    (3, ([0, 1], None, 2)),  # an array and an int separated by None
+    (3, (None, [0, 1], [1, 2])),
+    (2, (np.ones((10, 12), dtype=bool)[:, :3], np.array([0, 1]))),  # a 2-d bool array among others
+]
+
+
+@pytest.mark.parametrize("ndim,sel", REFUSED)
+def test_unsupported_mixes_raise_naming_oindex_and_vindex(arr3, arr, ndim, sel):
+    a, x = arr3 if ndim == 3 else (arr, X)
+    try:
+        x[sel]
+    except IndexError:
+        pass  # numpy may refuse it too; zarrsync must still say what to use
     with pytest.raises(IndexError) as info:
         a[sel]
     assert isinstance(info.value, IndexingError) and not isinstance(info.value, BoundsCheckError)
@@ -143,6 +178,17 @@ def test_ambiguous_mixes_raise_naming_oindex_and_vindex(arr3, arr, ndim, sel):
     with pytest.raises(IndexingError, match="oindex"):
         a[sel] = 0
     same(a[...], x)  # the refused write changed nothing
+
+
+def test_mixed_selection_out_of_bounds_and_broadcast_errors(arr3):
+    a, x = arr3
+    with pytest.raises(BoundsCheckError):
+        a[:, [0, 5], [1, 2]]
+    with pytest.raises(BoundsCheckError):
+        a[[0, 1], :, [1, -5]]
+    with pytest.raises(IndexingError, match="broadcast"):
+        a[:, [0, 1], [1, 2, 3]]
+    same(a[...], x)
 
 
 def test_ambiguous_mix_is_readable_through_the_helpers(arr3):
@@ -347,7 +393,7 @@ def test_out_of_a_sharded_array():
 # ======================================================================================================
 
 class CountingStore(MemoryStore):
-    """A MemoryStore counting its outermost ``get``, ``get_ranges`` and ``get_into`` calls per key
+    """A MemoryStore counting its outermost ``get``, ``get_ranges``, ``get_into`` and snapshot ``read`` calls per key
     (a ``get_into`` that calls ``get`` counts once) and logging the byte ranges requested."""
 
     def __init__(self, *args, **kwargs):
@@ -388,6 +434,30 @@ class CountingStore(MemoryStore):
             return super().get_into(key, out)
         finally:
             self._done()
+
+    def snapshot(self, key):
+        """Taking a snapshot reads nothing here; each of its ``read`` calls counts as one call."""
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            snap = super().snapshot(key)
+        finally:
+            self._done()
+        if snap is None:
+            self._count("snapshot", key, None)
+            self._done()
+            return None
+        counting = self
+
+        class Counted(type(snap)):
+            def read(self, ranges):
+                counting._count("snapshot.read", key, list(ranges))
+                try:
+                    return super().read(ranges)
+                finally:
+                    counting._done()
+
+        snap.__class__ = Counted
+        return snap
 
     def reset(self):
         self.calls.clear()
@@ -546,7 +616,7 @@ def test_sharded_points_in_one_inner_chunk_read_the_index_and_that_chunk(sharded
     offset, nbytes = (int(v) for v in parse_index(raw)[1, 2])
     assert offset + nbytes <= total - SHARD_INDEX
     assert set(store.calls) == {"c/1/0"}
-    assert [m for m, _, _ in store.log] == ["get_ranges", "get_ranges"], store.log  # no whole-shard get
+    assert [m for m, _, _ in store.log] == ["snapshot.read", "snapshot.read"], store.log  # no whole-shard get
     spans = [[absolute(r, total) for r in detail] for _, _, detail in store.log]
     assert spans == [[(total - SHARD_INDEX, total)], [(offset, offset + nbytes)]], spans
 
@@ -559,7 +629,7 @@ def test_sharded_list_index_never_loads_whole_shards(sharded):
     assert set(store.calls) == {"c/0/0", "c/0/1", "c/1/0", "c/1/1"}
     assert all(n == 2 for n in store.calls.values()), store.calls  # the index, then the chunks
     for method, key, detail in store.log:
-        assert method == "get_ranges", (method, key)
+        assert method == "snapshot.read", (method, key)
         raw = MemoryStore.get(store, key)
         for r in detail:
             lo, hi = absolute(r, len(raw))
@@ -570,7 +640,7 @@ def test_sharded_list_index_never_loads_whole_shards(sharded):
     assert set(store.calls) == {"c/0/0", "c/1/1"}
     assert all(n == 2 for n in store.calls.values()), store.calls
     for method, key, detail in store.log:
-        assert method == "get_ranges"
+        assert method == "snapshot.read"
         raw = MemoryStore.get(store, key)
         index = parse_index(raw)
         if detail != [SuffixRequest(SHARD_INDEX)]:
@@ -597,3 +667,86 @@ def test_sharded_orthogonal_product_is_complete():
     for rows, cols in itertools.product([[23, 0, 11, 12], [5], []], [[0, 23, 8, 7, 7], slice(None, None, -5)]):
         want = x[np.ix_(rows, np.arange(24)[cols])]
         same(a.oindex[rows, cols], want)
+
+
+# ======================================================================================================
+# huge selections (issue 10, point 8)
+# ======================================================================================================
+
+_HUGE = r"""
+import resource, sys
+import numpy as np
+import zarrsync
+from zarrsync.errors import SelectionTooLargeError, StoreError
+from zarrsync.storage import MemoryStore
+
+# a regression (per-chunk lists built up front) must fail here, not eat the machine
+resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+a = zarrsync.create_array(None, shape=(2**40,), dtype="u1", chunks=(4096,))
+for read in (lambda: a[...], lambda: a.oindex[:], lambda: a.get_basic_selection(slice(None, None, 2))):
+    try:
+        read()
+    except SelectionTooLargeError as e:
+        assert isinstance(e, MemoryError) and "1.0 TiB" in str(e) or "512.0 GiB" in str(e), e
+    else:
+        sys.exit("a read of the whole array did not fail")
+
+# small regions of the huge array still read and write
+a[2**40 - 5:] = 7
+a[2**39:2**39 + 3] = [1, 2, 3]
+assert a[2**40 - 8:].tolist() == [0, 0, 0, 7, 7, 7, 7, 7]
+assert a[2**39 - 1:2**39 + 4].tolist() == [0, 1, 2, 3, 0]
+assert a[::2**38].tolist() == [0, 0, 1, 0]
+assert a.vindex[[2**40 - 1, 2**39 + 2, 5]].tolist() == [7, 3, 0]
+
+
+class Stop(Exception):
+    pass
+
+
+class StopAfter(MemoryStore):
+    # a store that refuses the 200th chunk write: a[...] = 1 must have started writing without
+    # enumerating its 2**28 chunks first
+    def __init__(self):
+        super().__init__()
+        self.sets = 0
+
+    def set(self, key, value):
+        if key.startswith("c/"):
+            self.sets += 1
+            if self.sets >= 200:
+                raise Stop(key)
+        super().set(key, value)
+
+
+store = StopAfter()
+b = zarrsync.create_array(store, shape=(2**40,), dtype="u1", chunks=(4096,), compressors=None)
+try:
+    b[...] = 1
+except Exception as e:
+    assert isinstance(e, Stop) or isinstance(e.__cause__, Stop) or "Stop" in repr(e), repr(e)
+else:
+    sys.exit("the write did not reach the failing store")
+assert 200 <= store.sets < 1000, store.sets
+# this process's own high-water mark (ru_maxrss would carry over the parent's from before exec)
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))  # KiB
+assert peak < 1 << 20, f"peak memory {peak} KiB: work was not enumerated lazily"
+print("ok")
+"""
+
+
+def test_huge_selections_fail_fast_and_write_lazily():
+    """``a[...]`` of a ``(2**40,)`` uint8 array raises SelectionTooLargeError (a MemoryError)
+    before any chunk work is built; ``a[...] = 1`` starts writing at once with bounded memory
+    (it is stopped by its store after 200 chunks); small regions still read and write. Run in a
+    child with an address-space limit and a generous timeout, so a regression fails instead of
+    exhausting the machine."""
+    import subprocess
+    import sys
+    try:
+        proc = subprocess.run([sys.executable, "-c", _HUGE], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("huge selections did not fail fast (the child ran past 60 s)")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr

@@ -421,19 +421,25 @@ def mixed_selections(draw, shape: tuple):
 
 
 def must_be_supported(sel, ndim: int) -> bool:
-    """The spec's rule for the mixes ``a[sel]`` must read as numpy does: no array (basic); one
-    1-d int or bool array whose axis numpy keeps in place (every int next to it, nothing but ints
-    between them); int arrays and ints on every axis (no slices, ``...``, ``None`` or bool
-    arrays)."""
+    """The rule for the mixes ``a[sel]`` must read as numpy does: no array (basic); one 1-d int
+    or bool array whose axis numpy keeps in place (every int next to it, nothing but ints between
+    them, ``None`` anywhere); int arrays and ints on every axis; and (issue 10) any other mix of
+    int arrays, 1-d bool arrays, ints, slices and ``...`` (numpy's rule for where the broadcast
+    axes go). Refused: ``None`` in those other mixes, and bool arrays of more than one dimension
+    beside other indices."""
     tokens = sel if isinstance(sel, tuple) else (sel,)
     arrays = [i for i, t in enumerate(tokens) if isinstance(t, (list, np.ndarray))]
     if not arrays:
         return True
     if len(arrays) == 1 and np.ndim(tokens[arrays[0]]) == 1:
         advanced = sorted(arrays + [i for i, t in enumerate(tokens) if _is_int(t)])
-        return advanced[-1] - advanced[0] == len(advanced) - 1
-    return (len(tokens) == ndim and all(_is_int(t) or isinstance(t, (list, np.ndarray)) for t in tokens)
-            and not any(np.asarray(tokens[i]).dtype == bool for i in arrays))
+        if advanced[-1] - advanced[0] == len(advanced) - 1:
+            return True
+    if (len(tokens) == ndim and all(_is_int(t) or isinstance(t, (list, np.ndarray)) for t in tokens)
+            and not any(np.asarray(tokens[i]).dtype == bool for i in arrays)):
+        return True
+    return (not any(t is None for t in tokens)
+            and not any(np.asarray(tokens[i]).dtype == bool and np.ndim(tokens[i]) != 1 for i in arrays))
 
 
 @SETTINGS

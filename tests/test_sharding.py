@@ -37,7 +37,7 @@ import zarrsync
 from zarrsync.codecs import ShardingCodec
 from zarrsync.errors import CodecError, CorruptChunkError, MetadataError
 from zarrsync.storage import LocalStore, MemoryStore, Store
-from zarrsync.storage.base import OffsetRequest, RangeRequest, SuffixRequest
+from zarrsync.storage.base import OffsetRequest, RangeRequest, Snapshot, SuffixRequest
 
 MAX = 2**64 - 1
 
@@ -259,6 +259,20 @@ def full_of(shape, dtype, fill) -> np.ndarray:
 
 # --- a store that records every read --------------------------------------------------------------------
 
+class _LoggedSnapshot(Snapshot):
+    def __init__(self, owner, key, inner):
+        self.owner, self.key, self.inner, self.size = owner, key, inner, inner.size
+
+    def read(self, ranges):
+        out = self.inner.read(ranges)
+        with self.owner._lk:
+            self.owner.log.extend((self.key, r, len(v)) for r, v in zip(ranges, out))
+        return out
+
+    def close(self):
+        self.inner.close()
+
+
 class CountingStore(Store):
     """Delegates to ``inner`` and logs every physical read as ``(key, request, nbytes or None)``."""
 
@@ -275,6 +289,16 @@ class CountingStore(Store):
         with self._lk:
             self.log.append((key, byte_range, None if value is None else len(value)))
         return value
+
+    def snapshot(self, key):
+        """The inner store's snapshot, its reads logged like ``get``'s (a missing key: one entry
+        with no size)."""
+        snap = self.inner.snapshot(key)
+        if snap is None:
+            with self._lk:
+                self.log.append((key, None, None))
+            return None
+        return _LoggedSnapshot(self, key, snap)
 
     def _set(self, key, value):
         self.inner.set(key, value)
@@ -820,6 +844,48 @@ def test_corrupt_shard_raises_naming_the_key(kind, location, how):
     # other shards are unaffected
     assert_bits_equal(a[4:8, 4:8], x[4:8, 4:8])
     assert_bits_equal(a[0:4, 4:8], x[0:4, 4:8])
+
+
+# a bytes-only index (no crc32c): nothing but the bounds checks stands between a corrupt entry and a
+# read or allocation of whatever size it names. Each entry is (offset, nbytes) of inner chunk (1, 1).
+UNCHECKED_ENTRIES = {
+    "offset_past_end": lambda size: (size + 10, 4),
+    "offset_far_past_end": lambda size: (2**63, 16),
+    "end_wraps_past_2**64": lambda size: (2**64 - 8, 16),  # offset + nbytes wraps around to 8
+    "nbytes_wraps_past_2**64": lambda size: (16, 2**64 - 2),  # wraps around to 14
+    "huge_nbytes": lambda size: (0, 2**40),
+    "nbytes_past_end": lambda size: (1, size),
+    "only_offset_empty": lambda size: (MAX, 16),
+    "only_nbytes_empty": lambda size: (0, MAX),
+}
+
+
+@pytest.mark.parametrize("backend", ["memory", "local"])
+@pytest.mark.parametrize("location", ["start", "end"])
+@pytest.mark.parametrize("kind", list(UNCHECKED_ENTRIES))
+def test_unchecked_index_entries_are_bounds_checked(kind, location, backend, tmp_path):
+    store = MemoryStore() if backend == "memory" else LocalStore(tmp_path / "s")
+    a = zarrsync.create_array(store, shape=(8, 8), dtype="int32", chunks=(4, 4), fill_value=0, compressors=None,
+                              serializer=ShardingCodec((2, 2), [B_LE], index_codecs=[B_LE], index_location=location))
+    x = np.arange(1, 65, dtype=np.int32).reshape(8, 8)
+    a[...] = x
+    key = "c/0/0"
+    raw = store.get(key)
+    isize = 4 * 16
+    entries = np.frombuffer(raw[-isize:] if location == "end" else raw[:isize], dtype="<u8").reshape(4, 2).copy()
+    entries[3] = UNCHECKED_ENTRIES[kind](len(raw))
+    index = entries.astype("<u8").tobytes()
+    store.set(key, raw[:-isize] + index if location == "end" else index + raw[isize:])
+    ops = {"whole read": lambda: a[0:4, 0:4], "partial read of the entry": lambda: a[3, 3],
+           "partial read of another entry": lambda: a[0:2, 0:2], "partial write": lambda: a.__setitem__((3, 2), 9),
+           "read of the whole array": lambda: a[...]}
+    for name, op in ops.items():
+        with pytest.raises(CorruptChunkError) as info:
+            op()
+        assert info.value.key == key, name
+        assert f"chunk {key!r}: shard index" in str(info.value), (name, str(info.value))
+    assert store.get(key) is not None and len(store.get(key)) == len(raw)  # the failed write changed nothing
+    assert_bits_equal(a[4:8, :], x[4:8, :])
 
 
 def test_corrupt_shard_full_array_read_names_the_key():

@@ -167,6 +167,7 @@ class TestLocalStoreAtomicWrites:
         store.set("a/k", b"v")
         (tmp_path / f"a/k{TMP_MARK}0123").write_bytes(b"partial")  # e.g. left by a killed process
         (tmp_path / f"top{TMP_MARK}0123").write_bytes(b"partial")
+        (tmp_path / f"a/{TMP_MARK}99.abcdef.0").write_bytes(b"partial")  # today's short form
         assert list(store.list()) == ["a/k"]
         assert list(store.list_dir("")) == ["a"]
         assert list(store.list_dir("a")) == ["k"]

@@ -14,7 +14,7 @@ from .creation import build_array_metadata
 from .consolidated import consolidate, read_consolidated
 from .errors import (ArrayNotFoundError, ContainsArrayError, ContainsGroupError, GroupNotFoundError, MetadataError,
                      NodeNotFoundError)
-from .group import Group, open_node
+from .group import Group
 from .node import is_array_metadata, normalize_path, read_metadata
 from .storage import store_from
 
@@ -129,12 +129,21 @@ def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", z
     _check_mode(mode)
     st = store_from(store, mode="r" if mode == "r" else "a")
     node_path = normalize_path(path)
-    md = read_metadata(st, node_path)
+    md = _read_format(st, node_path, zarr_format)
     if not is_array_metadata(md):
         where = node_path or "/"
         raise ArrayNotFoundError(f"no array at {where!r} in {st!r}" + (" (it is a group)" if md else ""))
     _check_format(md, zarr_format)
     return Array(st, node_path, md, config)
+
+
+def _read_format(st: Any, node_path: str, zarr_format: int | None) -> Any:
+    """The node's metadata in ``zarr_format`` (v3 first when None, as zarr-python); a node of the
+    other format only is returned as it is, for :func:`_check_format` to refuse."""
+    md = read_metadata(st, node_path, zarr_format)
+    if md is None and zarr_format is not None:
+        md = read_metadata(st, node_path)
+    return md
 
 
 def _check_format(md: Any, zarr_format: int | None) -> None:
@@ -152,7 +161,7 @@ def create_group(store: Any = None, *, path: str | None = None, overwrite: bool 
     """
     node_path = normalize_path(path)
     st = store_from(store, mode=_create_mode(overwrite, node_path))
-    return Group.create(st, node_path, overwrite=overwrite, attributes=attributes)
+    return Group.create(st, node_path, overwrite=overwrite, attributes=attributes, zarr_format=zarr_format)
 
 
 def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
@@ -170,7 +179,7 @@ def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
     new_format = 3 if zarr_format is None else zarr_format
     if mode == "w":
         return Group.create(st, node_path, overwrite=True, attributes=attributes, zarr_format=new_format)
-    md = read_metadata(st, node_path)
+    md = _read_format(st, node_path, zarr_format)
     if md is None:
         if mode in ("r", "r+"):
             raise GroupNotFoundError(f"no group at {node_path or '/'!r} in {st!r}")
@@ -225,15 +234,23 @@ def open(store: Any = None, *, path: str | None = None, mode: str = "a", **kwarg
     _check_mode(mode)
     st = store_from(store, mode="r" if mode == "r" else "a")
     node_path = normalize_path(path)
-    if mode in ("w", "w-") or read_metadata(st, node_path) is None:
+    zarr_format = kwargs.get("zarr_format")
+    md = None if mode in ("w", "w-") else _read_format(st, node_path, zarr_format)
+    if md is None:
         if mode in ("r", "r+"):
             raise NodeNotFoundError(f"no array or group at {node_path or '/'!r} in {st!r}")
         overwrite = mode == "w"
         if "shape" in kwargs:
             return create_array(st, name=node_path, overwrite=overwrite, **kwargs)
+        unknown = sorted(set(kwargs) - {"attributes", "zarr_format"})
+        if unknown:  # a group has no such settings: refuse rather than drop them
+            raise TypeError(f"open() creates a group here (no shape given); unexpected argument(s) {unknown}")
         return create_group(st, path=node_path, overwrite=overwrite, attributes=kwargs.get("attributes"),
-                            zarr_format=kwargs.get("zarr_format", 3))
-    return open_node(st, node_path)
+                            zarr_format=3 if zarr_format is None else zarr_format)
+    _check_format(md, zarr_format)
+    if is_array_metadata(md):
+        return Array(st, node_path, md, kwargs.get("config"))
+    return Group(st, node_path, md)
 
 
 # --- convenience constructors ------------------------------------------------------------------------

@@ -16,13 +16,14 @@ import contextlib
 import dataclasses
 import functools
 import math
+import os
 from typing import Any, Callable
 
 import numpy as np
 
 from . import config as _config
-from .errors import IndexingError, ValueOverflowError, ValueShapeError
-from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer,
+from .errors import IndexingError, SelectionTooLargeError, ValueOverflowError, ValueShapeError
+from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer, mixed_indexer,
                        selection_kind)
 from .metadata import ArrayMetadata
 from .node import Node, meta_keys, prepare_create, write_metadata
@@ -97,7 +98,9 @@ class Array(Node):
 
     Safe to share between threads: reads and writes of different chunks run in parallel, partial
     writes to one chunk are serialised per chunk key, and metadata changes (attributes, resize)
-    are serialised per array object.
+    are serialised per stored node. Every ``Array`` object over one node in a process shares its
+    metadata (a resize or attribute update through one is seen by all) and its write lock (a
+    resize waits for writes in progress and holds new ones off).
 
     >>> import zarrsync, numpy as np
     >>> a = zarrsync.create_array(None, shape=(4, 4), dtype="i4", chunks=(2, 2), fill_value=0)
@@ -109,19 +112,37 @@ class Array(Node):
     def __init__(self, store: Store, path: str, metadata: ArrayMetadata, config: dict | None = None):
         self._config = dict(config or {})
         _config.with_overrides(self._config)  # unknown or bad settings fail now, not at first use
+        self._binding = _bind(store, path, metadata)  # validates the codecs before the node is shared
         super().__init__(store, path, metadata)
-        self._pipeline = CodecPipeline(metadata.codecs, metadata.chunk_spec())
-        enc = metadata.chunk_key_encoding
-        prefix = (path + "/" if path else "") + (enc.prefix if metadata.shape else enc.zero_dim_key)
-        self._target = ChunkTarget(store, prefix, self._pipeline, enc)
+
+    def _bound(self) -> tuple:
+        """``(metadata, pipeline, target)`` for the node's current metadata. A resize or attribute
+        update keeps the codec chain; a node re-created with another layout gets a new one."""
+        binding = self._binding
+        md = self._state.metadata
+        if binding[0] is not md:
+            binding = (md, *binding[1:]) if _same_layout(binding[0], md) else _bind(self._store, self._path, md)
+            self._binding = binding  # one reference swap: readers see the old or the new tuple
+        return binding
+
+    @property
+    def _pipeline(self) -> CodecPipeline:
+        return self._bound()[1]
+
+    @property
+    def _target(self) -> ChunkTarget:
+        return self._bound()[2]
 
     @classmethod
     def create(cls, store: Store, path: str, metadata: ArrayMetadata, *, overwrite: bool = False,
                config: dict | None = None) -> "Array":
         """Write a new array's metadata (and any missing ancestor groups) and return the array."""
         array = cls(store, path, metadata, config)  # validates codecs and settings before any write
-        prepare_create(store, path, overwrite, metadata.zarr_format)
-        write_metadata(store, path, metadata)
+        state = array._state
+        with state.edit_lock, state.exclusive():  # no write of another object lands mid-overwrite
+            prepare_create(store, path, overwrite, metadata.zarr_format)
+            write_metadata(store, path, metadata)
+            state.metadata = metadata
         return array
 
     # --- properties (no I/O) ----------------------------------------------------------------------
@@ -311,7 +332,7 @@ class Array(Node):
             result = self._check_out(out, ix.shape, dtype)
             work = _work_view(ix, result)  # None if the out array cannot be viewed in the work shape
         if work is None:
-            work = np.empty(ix.work_shape, dtype=dtype, order=cfg.order)
+            work = _allocate_work(ix.work_shape, dtype, cfg.order, self)
         if ix.nchunks:
             with self._own_settings():
                 read_chunks(self._target, ix, work, cfg.max_workers)
@@ -400,34 +421,48 @@ class Array(Node):
         >>> a[...]
         array([5, 0, 5, 0, 5, 0], dtype=uint8)
         """
-        self._set(self._indexer(BasicIndexer, selection), value, fields)
+        self._set(BasicIndexer, selection, value, fields)
 
     def set_orthogonal_selection(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
         """Write ``value`` (broadcast as in numpy) to an orthogonal selection (see
         :meth:`get_orthogonal_selection`). Repeated indices: the last value wins, as in numpy."""
-        self._set(self._indexer(OrthogonalIndexer, selection), value, fields)
+        self._set(OrthogonalIndexer, selection, value, fields)
 
     def set_coordinate_selection(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
         """Write ``value`` (broadcast to the points' shape) at points (see
         :meth:`get_coordinate_selection`). A repeated point gets the last of its values."""
-        self._set(self._indexer(CoordinateIndexer, selection), value, fields)
+        self._set(CoordinateIndexer, selection, value, fields)
 
     def set_mask_selection(self, mask: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
         """Write ``value`` (a scalar, or one value per True element in C order) where ``mask`` is True."""
-        self._set(self._indexer(mask_indexer, mask), value, fields)
+        self._set(mask_indexer, mask, value, fields)
 
     def set_block_selection(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
         """Write ``value`` (broadcast as in numpy) to whole chunks by grid position (see
         :meth:`get_block_selection`)."""
-        self._set(self._indexer(BlockIndexer, selection), value, fields)
+        self._set(BlockIndexer, selection, value, fields)
 
-    def _set(self, ix, value: Any, fields) -> None:
+    def _set(self, kind: Callable, selection: Any, value: Any, fields) -> None:
+        """Write ``value`` to ``selection`` read by indexer ``kind`` against the current shape.
+
+        The node's write lock is held shared for the whole call (one acquire per call, not per
+        chunk) and the selection is resolved under it, so a resize through any object over the
+        node comes wholly before or wholly after this write: a write never lands outside the
+        shape in force, which would bring cut-off data back at the next grow.
+        """
         self._check_writable()
-        value = self._prepare_value(value, ix, fields)
-        if ix.nchunks:
-            cfg = _config.with_overrides(self._config)
-            with self._own_settings():
-                write_chunks(self._target, ix, value, cfg.max_workers, cfg.write_empty_chunks, fields)
+        state = self._state
+        state.acquire_write()
+        try:
+            md, _, target = self._bound()
+            ix = kind(selection, md.shape, md.chunk_shape)
+            value = self._prepare_value(value, ix, fields)
+            if ix.nchunks:
+                cfg = _config.with_overrides(self._config)
+                with self._own_settings():
+                    write_chunks(target, ix, value, cfg.max_workers, cfg.write_empty_chunks, fields)
+        finally:
+            state.release_write()
 
     def _prepare_value(self, value: Any, ix, fields=None) -> np.ndarray:
         """The value as an array of the selected dtype, broadcast to the work shape (0-d stays 0-d).
@@ -478,68 +513,99 @@ class Array(Node):
     def __setitem__(self, selection: Any, value: Any) -> None:
         """``a[sel] = value``, with ``sel`` read as :meth:`__getitem__` reads it."""
         fields, selection = _pop_fields(selection)
-        kind = selection_kind(selection, self._metadata.shape)
-        self._set(self._indexer(_INDEXERS[kind], selection), value, fields)
+        self._set(_numpy_indexer, selection, value, fields)
 
     # --- metadata changes ----------------------------------------------------------------------------
     def resize(self, new_shape: tuple[int, ...] | int, *, delete_outside_chunks: bool = True) -> None:
-        """Change the shape. Growing writes nothing; the new region reads as the fill value.
+        """Change the shape. Growing writes only the metadata; the new region reads as the fill value.
 
         With ``delete_outside_chunks`` (default), chunks wholly outside the new shape are deleted
         and the part of an edge chunk beyond the new shape is reset to the fill value, so data cut
-        off by shrinking never reappears when the array grows again.
+        off by shrinking never reappears when the array grows again. With ``False`` the chunks
+        stay, and growing back shows their old data (zarr-python's meaning of the flag).
+
+        Crash safety, by order rather than by a journal: a shrink first deletes the chunks
+        wholly outside the new shape and resets the cut-off part of the edge chunks, while the
+        stored metadata still says the old shape, and writes the new metadata last. Each step
+        is one atomic store operation, so a writer killed (or a store failing) at any point
+        leaves metadata that parses and says the old or the new shape; the cut-off region is
+        cleared wherever the new shape is in force, and is old data or fill inside an old shape
+        still in force (as if the shrink had not begun, or had partly begun). Nothing beyond the
+        shape in force holds data, so no later grow can show old values. A journal ("record
+        and reconcile") would need every opener to replay it before trusting the metadata; the
+        ordering needs nothing from readers. Rerunning the resize finishes it.
+
+        Within a process the resize excludes every chunk write to the node, through any
+        ``Array`` object over it (the node's shared write lock), and every object sees the new
+        shape at once.
         """
         shape = (new_shape,) if isinstance(new_shape, int) else tuple(new_shape)
         if len(shape) != self.ndim or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in shape):
             raise ValueShapeError(f"new shape {new_shape!r} must be {self.ndim} non-negative integers")
         shape = tuple(int(s) for s in shape)
         self._check_writable()
-        with self._lock:
-            old = self._metadata
-            new = dataclasses.replace(old, shape=shape)
-            write_metadata(self._store, self._path, new)
-            self._metadata = new
-            if delete_outside_chunks:
-                self._clear_outside(old, new)
+        state = self._state
+        with state.edit_lock, state.exclusive():
+            self._resize_locked(shape, delete_outside_chunks)
+
+    def _resize_locked(self, shape: tuple[int, ...], delete_outside_chunks: bool) -> None:
+        """The resize itself; the caller holds the node's edit lock and its write lock exclusive."""
+        old = self._state.metadata
+        new = dataclasses.replace(old, shape=shape)
+        if delete_outside_chunks and any(n < o for n, o in zip(shape, old.shape)):
+            self._clear_outside(old, new)  # before the metadata: see resize's docstring
+        write_metadata(self._store, self._path, new)
+        self._state.metadata = new
 
     def _clear_outside(self, old: ArrayMetadata, new: ArrayMetadata) -> None:
-        grid = new.grid_shape
-        doomed, straddling = [], []
+        """Make everything outside ``new.shape`` fill: delete the stored chunks outside the new
+        grid (also strays beyond the old one), then reset to fill, along each shrunk axis, the
+        slab from the new shape to the end of the new grid's last chunk (in every chunk of the
+        new grid that the slab crosses: the edge chunks). Writes go straight to the chunks: the
+        caller holds the node's write lock exclusive."""
+        grid, chunk_shape = new.grid_shape, new.chunk_shape
         for coords, key in self._chunk_keys():
             if any(c >= g for c, g in zip(coords, grid)):
-                doomed.append(key)
-            elif any((c + 1) * cs > n and n < o for c, cs, n, o in zip(coords, new.chunk_shape, new.shape, old.shape)):
-                straddling.append(coords)
-        for key in doomed:
-            self._store.delete(key)
-        # reset the cut-off tail of edge chunks: a write of fill over [new_shape, chunk end)
-        tmp = Array(self._store, self._path, dataclasses.replace(new, shape=old.shape), self._config)
-        for coords in straddling:
-            region = []
-            for d, (c, cs, n) in enumerate(zip(coords, new.chunk_shape, new.shape)):
-                lo, hi = c * cs, min((c + 1) * cs, old.shape[d])
-                region.append((lo, hi, n))
-            for d, (lo, hi, n) in enumerate(region):
-                if n < hi:
-                    sel = tuple(slice(max(n, lo), h) if i == d else slice(l, h) for i, (l, h, _) in enumerate(region))
-                    tmp.set_basic_selection(sel, self.fill_value)
+                self._store.delete(key)
+        extent = tuple(g * c for g, c in zip(grid, chunk_shape))  # the new grid's chunks, whole
+        cfg = _config.with_overrides(self._config)
+        _, _, target = self._bound()
+        for d, (n, o, e) in enumerate(zip(new.shape, old.shape, extent)):
+            if n >= o or n >= e:
+                continue  # not shrunk on this axis, or the new edge is a chunk boundary
+            slab = tuple(slice(n, e) if i == d else slice(0, x) for i, x in enumerate(extent))
+            ix = BasicIndexer(slab, extent, chunk_shape)
+            value = self._prepare_value(self.fill_value, ix)
+            with self._own_settings():
+                write_chunks(target, ix, value, cfg.max_workers, cfg.write_empty_chunks, None)
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
-        """Grow the array along ``axis`` and write ``data`` there; returns the new shape."""
+        """Grow the array along ``axis`` and write ``data`` there; returns the new shape.
+
+        Appends through any objects over the node are serialised (each lands after the last),
+        and no resize comes between the grow and the write. The grow comes first (data is never
+        written beyond the shape in force); if the write then fails, the array keeps the new
+        shape and the new region reads as the fill value where the write did not land.
+        """
         data = np.asarray(data)
         if data.ndim != self.ndim:
             raise ValueShapeError(f"data has {data.ndim} dimensions, the array has {self.ndim}")
         if not -self.ndim <= axis < self.ndim:
             raise IndexingError(f"axis {axis} is out of range for a {self.ndim}-d array")
         axis %= self.ndim
-        for d, (s, t) in enumerate(zip(data.shape, self.shape)):
-            if d != axis and s != t:
-                raise ValueShapeError(f"data shape {data.shape} does not match array shape {self.shape} off axis {axis}")
-        old_len = self.shape[axis]
-        new_shape = tuple(s + data.shape[axis] if d == axis else s for d, s in enumerate(self.shape))
-        self.resize(new_shape)
-        sel = tuple(slice(old_len, None) if d == axis else slice(None) for d in range(self.ndim))
-        self.set_basic_selection(sel, data)
+        self._check_writable()
+        state = self._state
+        with state.edit_lock:
+            shape = state.metadata.shape
+            for d, (s, t) in enumerate(zip(data.shape, shape)):
+                if d != axis and s != t:
+                    raise ValueShapeError(f"data shape {data.shape} does not match array shape {shape} off axis {axis}")
+            old_len = shape[axis]
+            new_shape = tuple(s + data.shape[axis] if d == axis else s for d, s in enumerate(shape))
+            with state.exclusive():
+                self._resize_locked(new_shape, True)
+            sel = tuple(slice(old_len, None) if d == axis else slice(None) for d in range(self.ndim))
+            self._set(BasicIndexer, sel, data, None)
         return new_shape
 
     # --- stored data ------------------------------------------------------------------------------
@@ -590,7 +656,26 @@ class Array(Node):
 
 
 _INDEXERS = {"basic": BasicIndexer, "orthogonal": OrthogonalIndexer, "coordinate": CoordinateIndexer,
-             "mask": mask_indexer}
+             "mask": mask_indexer, "mixed": mixed_indexer}
+
+
+def _numpy_indexer(selection: Any, shape: tuple, chunk_shape: tuple):
+    """The indexer of ``a[sel] = x``: the kind numpy's rules give ``sel`` on ``shape``."""
+    return _INDEXERS[selection_kind(selection, shape)](selection, shape, chunk_shape)
+
+
+def _bind(store: Store, path: str, metadata) -> tuple:
+    """``(metadata, pipeline, target)``: the codec chain bound to ``metadata``'s chunk spec."""
+    pipeline = CodecPipeline(metadata.codecs, metadata.chunk_spec())
+    enc = metadata.chunk_key_encoding
+    prefix = (path + "/" if path else "") + (enc.prefix if metadata.shape else enc.zero_dim_key)
+    return metadata, pipeline, ChunkTarget(store, prefix, pipeline, enc, path)
+
+
+def _same_layout(a, b) -> bool:
+    """True when chunks of metadata ``a`` and ``b`` are stored alike (only shape or attributes differ)."""
+    return (a.codecs == b.codecs and a.chunk_spec() == b.chunk_spec()
+            and a.chunk_key_encoding == b.chunk_key_encoding and bool(a.shape) == bool(b.shape))
 
 
 def _none_as_empty_text(arr: np.ndarray) -> np.ndarray:
@@ -602,6 +687,32 @@ def _none_as_empty_text(arr: np.ndarray) -> np.ndarray:
     out = arr.copy()
     out[missing] = ""
     return out
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: numpy's allocation decides
+        return None
+
+
+_PHYSICAL_MEMORY = _physical_memory()
+
+
+def _allocate_work(shape: tuple, dtype: np.dtype, order: str, array: "Array") -> np.ndarray:
+    """A read's output, allocated before any chunk is enumerated or read, so that a selection too
+    large to hold (``a[...]`` of a ``(2**40,)`` array) fails at once instead of after building
+    work for millions of chunks. Larger than the machine's memory is refused outright (with
+    overcommit an allocation may "succeed" and fail page by page later)."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    if _PHYSICAL_MEMORY is not None and nbytes > _PHYSICAL_MEMORY:
+        raise SelectionTooLargeError(f"reading {shape} elements of {array!r} needs {_human(nbytes)}, more than "
+                                     f"this machine's memory ({_human(_PHYSICAL_MEMORY)}); read less, or pass out=")
+    try:
+        return np.empty(shape, dtype=dtype, order=order)
+    except (MemoryError, ValueError) as e:  # ValueError: numpy's "array is too big"
+        raise SelectionTooLargeError(f"cannot allocate {_human(nbytes)} for reading {shape} elements of "
+                                     f"{array!r}: {e}") from None
 
 
 def _work_view(ix, out: np.ndarray) -> np.ndarray | None:
@@ -671,7 +782,7 @@ class _SelectionHelper:
     def set(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
         """Write ``value`` to ``selection`` (see the class docstring)."""
         array = self._array
-        array._set(array._indexer(self._kind(selection), selection), value, fields)
+        array._set(self._kind(selection), selection, value, fields)
 
     def __getitem__(self, selection: Any) -> Any:
         fields, selection = _pop_fields(selection)

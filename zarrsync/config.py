@@ -97,6 +97,17 @@ def _from_environment() -> Settings:
 
 _lock = threading.Lock()
 _global: Settings | None = None
+
+
+def _renew_lock_after_fork() -> None:
+    # a thread of the parent may have held it: the child has no such thread to release it
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock_after_fork)
+
 _override: contextvars.ContextVar[Settings | None] = contextvars.ContextVar("zarrsync_settings", default=None)
 
 

@@ -98,6 +98,11 @@ class IndexingError(ZarrsyncError, IndexError):
     """A selection is malformed or of a kind that this call does not support."""
 
 
+class SelectionTooLargeError(ZarrsyncError, MemoryError):
+    """A read's result cannot be held in memory (it is larger than the machine's memory, or
+    allocating it failed); raised before any chunk is touched. Read less, or pass ``out=``."""
+
+
 class BoundsCheckError(IndexingError):
     """An index lies outside the array's bounds."""
 

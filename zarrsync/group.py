@@ -175,7 +175,7 @@ class Group(Node):
             raise ValueShapeError(f"array {name!r} exists with shape {md.shape}, not {want_shape}")
         if md.dtype != parse_data_type(dtype).dtype:
             raise ValueShapeError(f"array {name!r} exists with dtype {md.dtype}, not {dtype}")
-        return Array(self._store, path, md)
+        return Array(self._store, path, md, kwargs.get("config"))  # the settings asked for, either way
 
     # --- display --------------------------------------------------------------------------------------
     def tree(self, max_depth: int | None = None) -> str:

@@ -6,7 +6,8 @@ Four kinds of selection, one indexer class each, all with the same interface:
 - :class:`OrthogonalIndexer`: each axis on its own (``a.oindex``; numpy's ``np.ix_``): ints,
   slices, int arrays (unsorted, repeated, negative) and bool arrays;
 - :class:`CoordinateIndexer`: points (``a.vindex``): one int array per axis, broadcast together;
-  :func:`mask_indexer` turns a full-shape bool mask into one;
+  :func:`mask_indexer` turns a full-shape bool mask into one, and :func:`mixed_indexer` numpy's
+  index arrays beside slices (``a[:, [1, 2], [3, 4]]``);
 - :class:`BlockIndexer`: ints and slices counting chunks (``a.blocks``), a basic selection in
   the end.
 
@@ -23,6 +24,11 @@ arrays mostly are), else int arrays. ``complete`` says the entry covers every in
 its chunk along that dimension, in order. A coordinate selection lists its chunks directly
 (:meth:`CoordinateIndexer.chunks`), each point fetched with the others of its chunk.
 
+Work is sized before it is listed: a slice's entries are computed on demand past 4096 chunks
+(:class:`_RangeEntries`), and :class:`ProductItems` builds a product's work items one at a time,
+so building an indexer over ``(2**40,)`` costs nothing and a reader can allocate (or refuse) the
+output before any chunk work exists.
+
 ``numpy_index`` of an indexer turns a (``chunk_sel`` or ``out_sel``) tuple into a numpy index:
 orthogonal tuples with two or more arrays go through ``np.ix_``; the others are numpy indices
 already.
@@ -38,15 +44,18 @@ already.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
-from typing import Any, Iterator
+from collections.abc import Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .errors import BoundsCheckError, IndexingError
+from .errors import BoundsCheckError, IndexingError, SelectionTooLargeError
 
-__all__ = ["BasicIndexer", "OrthogonalIndexer", "CoordinateIndexer", "BlockIndexer", "mask_indexer",
-           "selection_kind", "normalize_basic_selection", "orthogonal_numpy_index", "assign", "DimEntry"]
+__all__ = ["BasicIndexer", "OrthogonalIndexer", "CoordinateIndexer", "BlockIndexer", "mask_indexer", "mixed_indexer",
+           "selection_kind", "normalize_basic_selection", "orthogonal_numpy_index", "assign", "DimEntry",
+           "ProductItems", "Batches"]
 
 DimEntry = tuple  # (grid_index: int, chunk_sel: slice | ndarray, out_sel: slice | ndarray, complete: bool)
 
@@ -123,30 +132,130 @@ def normalize_basic_selection(selection: Any, ndim: int, arrays: bool = False) -
     return per_dim, newaxes, is_scalar
 
 
-def _dim_positive(start: int, step: int, n: int, dim_len: int, c: int) -> list[tuple[int, int, int, int, int]]:
-    """Chunks touched by elements ``start + j*step`` (j < n, step > 0).
+#: per-axis entry lists up to this many chunks are built at once (fast to iterate); longer ones
+#: are computed entry by entry on demand, so a selection over 2**28 chunks costs no memory up front
+_EAGER_ENTRIES = 4096
 
-    Returns ``(grid_index, chunk_start, chunk_stop, j0, j1)``: the chunk-local range and the
-    element positions ``[j0, j1)`` that fall in that chunk.
+
+class _RangeEntries(Sequence):
+    """The entries of one axis indexed by ``start + j*step`` (``j < n``, ``step > 0``), the ``m``-th
+    computed on demand: ``(grid_index, chunk_sel, out_sel, complete)`` in increasing chunk order.
+
+    With ``step < c`` every chunk from the first element's to the last's holds at least one
+    element (consecutive elements are closer than a chunk), so the ``m``-th entry is chunk
+    ``first + m``; with ``step >= c`` each element has a chunk of its own. ``reverse``: the
+    selection runs downwards (a negative slice step) and the output positions count backwards.
     """
-    out = []
-    if n == 0:
-        return out
-    if step >= c:  # every element in its own chunk
-        for j in range(n):
-            i = start + j * step
+
+    __slots__ = ("start", "step", "n", "dim_len", "c", "reverse", "first", "length")
+
+    def __init__(self, start: int, step: int, n: int, dim_len: int, c: int, reverse: bool):
+        self.start, self.step, self.n, self.dim_len, self.c, self.reverse = start, step, n, dim_len, c, reverse
+        self.first = start // c
+        if n == 0:
+            self.length = 0
+        elif step >= c:
+            self.length = n
+        else:
+            self.length = (start + (n - 1) * step) // c - self.first + 1
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, m):
+        if isinstance(m, slice):
+            return [self._entry(i) for i in range(*m.indices(self.length))]
+        if m < 0:
+            m += self.length
+        if not 0 <= m < self.length:
+            raise IndexError(m)
+        return self._entry(m)
+
+    def __iter__(self) -> Iterator[DimEntry]:
+        return map(self._entry, range(self.length))
+
+    def _entry(self, m: int) -> DimEntry:
+        start, step, n, c = self.start, self.step, self.n, self.c
+        if step >= c:
+            i = start + m * step
             k = i // c
-            out.append((k, i - k * c, i - k * c + 1, j, j + 1))
-        return out
-    last = start + (n - 1) * step
-    for k in range(start // c, last // c + 1):
-        lo = k * c
-        hi = min(lo + c, dim_len)
-        j0 = max(0, -(-(lo - start) // step))
-        j1 = min(n, -(-(hi - start) // step))
-        if j0 < j1:
-            out.append((k, start + j0 * step - lo, start + (j1 - 1) * step - lo + 1, j0, j1))
-    return out
+            cs, ce, j0, j1 = i - k * c, i - k * c + 1, m, m + 1
+        else:
+            k = self.first + m
+            lo = k * c
+            hi = min(lo + c, self.dim_len)
+            j0 = max(0, -(-(lo - start) // step))
+            j1 = min(n, -(-(hi - start) // step))
+            cs, ce = start + j0 * step - lo, start + (j1 - 1) * step - lo + 1
+        complete = step == 1 and cs == 0 and ce == min(c, self.dim_len - k * c)
+        if self.reverse:
+            hi_, lo_ = n - 1 - j0, n - 1 - j1
+            return (k, slice(cs, ce, step), slice(hi_, lo_ if lo_ >= 0 else None, -1), complete)
+        return (k, slice(cs, ce, step), slice(j0, j1), complete)
+
+
+def _range_entries(start: int, step: int, n: int, dim_len: int, c: int, reverse: bool) -> Sequence:
+    entries = _RangeEntries(start, step, n, dim_len, c, reverse)
+    return list(entries) if len(entries) <= _EAGER_ENTRIES else entries
+
+
+class ProductItems(Sequence):
+    """``itertools.product(*axes)`` as a sequence whose ``i``-th item (in product order) is built
+    by ``build(combo)`` only when asked for.
+
+    A selection over millions of chunks (``a[...] = 1`` on a ``(2**40,)`` array of 4096-element
+    chunks touches 2**28) is then enumerated lazily: :func:`zarrsync.executor.run_tasks` takes
+    items by index, so memory stays bounded whatever the chunk count.
+    """
+
+    __slots__ = ("_axes", "_lens", "_build", "_length")
+
+    def __init__(self, axes: Sequence, build: Callable[[tuple], Any]):
+        self._axes = axes
+        self._lens = [len(a) for a in axes]
+        self._build = build
+        length = 1
+        for n in self._lens:
+            length *= n
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._length))]
+        if i < 0:
+            i += self._length
+        if not 0 <= i < self._length:
+            raise IndexError(i)
+        combo = []
+        for axis, n in zip(reversed(self._axes), reversed(self._lens)):  # the last axis varies fastest
+            i, r = divmod(i, n)
+            combo.append(axis[r])
+        return self._build(tuple(reversed(combo)))
+
+
+class Batches(Sequence):
+    """``items`` in consecutive batches of ``size`` (the last may be shorter), each built when asked
+    for: grouping lazily enumerated work keeps it lazy."""
+
+    __slots__ = ("_items", "_size")
+
+    def __init__(self, items: Sequence, size: int):
+        self._items, self._size = items, size
+
+    def __len__(self) -> int:
+        return -(-len(self._items) // self._size)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._items[i * self._size:(i + 1) * self._size]
 
 
 def _int_entry(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
@@ -160,7 +269,7 @@ def _int_entry(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
     return 1, [(k, slice(i - k * c, i - k * c + 1, 1), slice(0, 1), extent == 1)]
 
 
-def _slice_entries(sel: slice, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
+def _slice_entries(sel: slice, dim_len: int, c: int) -> tuple[int, Sequence]:
     try:
         start, stop, step = sel.indices(dim_len)
     except TypeError:  # as numpy: anything with __index__ (ints, numpy ints) or None
@@ -169,20 +278,9 @@ def _slice_entries(sel: slice, dim_len: int, c: int) -> tuple[int, list[DimEntry
         raise IndexingError("slice step cannot be zero") from None
     n = len(range(start, stop, step))
     if step > 0:
-        entries = []
-        for k, cs, ce, j0, j1 in _dim_positive(start, step, n, dim_len, c):
-            complete = step == 1 and cs == 0 and ce == min(c, dim_len - k * c)
-            entries.append((k, slice(cs, ce, step), slice(j0, j1), complete))
-        return n, entries
+        return n, _range_entries(start, step, n, dim_len, c, False)
     # negative step: walk the same elements upwards; the output runs backwards
-    pstep = -step
-    pstart = start + (n - 1) * step if n else 0
-    entries = []
-    for k, cs, ce, j0, j1 in _dim_positive(pstart, pstep, n, dim_len, c):
-        complete = pstep == 1 and cs == 0 and ce == min(c, dim_len - k * c)
-        hi, lo = n - 1 - j0, n - 1 - j1
-        entries.append((k, slice(cs, ce, pstep), slice(hi, lo if lo >= 0 else None, -1), complete))
-    return n, entries
+    return n, _range_entries(start + (n - 1) * step if n else 0, -step, n, dim_len, c, True)
 
 
 def _dim_entries(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
@@ -397,8 +495,10 @@ class OrthogonalIndexer(_ProductIndexer):
             work.append(n)
             dims.append(entries)
         self._finish(work, dims, per_dim, newaxes)
-        # with arrays on at most one axis every chunk's selections are numpy indices already
-        array_axes = sum(any(type(e[1]) is not slice or type(e[2]) is not slice for e in d) for d in dims)
+        # with arrays on at most one axis every chunk's selections are numpy indices already (an
+        # int or slice axis has slices only: its entries, maybe millions, need no look)
+        array_axes = sum(any(type(e[1]) is not slice or type(e[2]) is not slice for e in d)
+                         for d, sel in zip(dims, per_dim) if not (_is_int(sel) or type(sel) is slice))
         self.numpy_index = orthogonal_numpy_index if array_axes >= 2 else _same
 
 
@@ -440,10 +540,12 @@ class CoordinateIndexer:
         self._group(arrays[0].shape, points, shape, chunk_shape)
 
     @classmethod
-    def from_points(cls, points: tuple, shape: tuple[int, ...], chunk_shape: tuple[int, ...]) -> "CoordinateIndexer":
-        """The indexer of points already checked and non-negative (one flat intp array per axis)."""
+    def from_points(cls, points: tuple, shape: tuple[int, ...], chunk_shape: tuple[int, ...],
+                    result_shape: tuple[int, ...] | None = None) -> "CoordinateIndexer":
+        """The indexer of points already checked and non-negative (one flat intp array per axis),
+        read into ``result_shape`` (default: flat, one element per point)."""
         ix = cls.__new__(cls)
-        ix._group((len(points[0]),), points, shape, chunk_shape)
+        ix._group((len(points[0]),) if result_shape is None else result_shape, points, shape, chunk_shape)
         return ix
 
     def _group(self, result_shape: tuple, points: tuple, shape: tuple, chunk_shape: tuple) -> None:
@@ -564,12 +666,76 @@ class BlockIndexer(BasicIndexer):
         return BasicIndexer  # chunk-local parts are plain slices
 
 
+def mixed_indexer(selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int, ...]) -> CoordinateIndexer:
+    """numpy's advanced indexing with int arrays beside slices (``x[[1, 2], [3, 4]]`` on a 3-d
+    array, ``x[:, [1, 2], [3, 4]]``, ``x[1, :, [0, 2]]``), as the points it picks.
+
+    numpy's rule: the int arrays, the ints among them and each 1-d bool array (its ``nonzero``)
+    broadcast together to a shape ``B``. When they sit on adjacent axes, ``B`` replaces those
+    axes in place (``(n0, n1, n2)[:, [1, 2], [3, 4]]`` -> ``(n0, 2)``); otherwise ``B`` comes
+    first, then the sliced axes in order (``x[[0, 1], :, [1, 2]]`` -> ``(2, n1)``). The result
+    is the coordinate selection of every point, in that shape: each touched chunk is still read
+    or written once, at the cost of one index per element and axis (``a.oindex`` /
+    ``a.vindex`` are cheaper when they say the same). ``None`` and bool arrays of more than one
+    dimension among them raise :class:`IndexingError`.
+    """
+    per_dim, newaxes, _ = normalize_basic_selection(selection, len(shape), arrays=True)
+    if newaxes:
+        raise IndexingError(f"None (newaxis) among index arrays {_describe(_as_tuple(selection))} is not supported: "
+                            "use a.oindex[...] or a.vindex[...] and add the axis to the result")
+    advanced = {}
+    for axis, (sel, n) in enumerate(zip(per_dim, shape)):
+        if _is_int(sel) or _is_array_like(sel):
+            arr = np.asarray(sel)
+            if arr.dtype == np.bool_:
+                if arr.ndim != 1 or len(arr) != n:
+                    raise IndexingError(f"a boolean index among index arrays must be 1-d with the length of its "
+                                        f"axis ({n}); got shape {arr.shape} for axis {axis}: use a.oindex[...] "
+                                        "per axis, a.vindex[...] for points or a full-shape boolean mask")
+                arr = np.flatnonzero(arr)
+            advanced[axis] = _wrap(_int_array(arr, f"axis {axis}"), n, axis)
+    try:
+        bshape = np.broadcast_shapes(*(a.shape for a in advanced.values()))
+    except ValueError:
+        raise IndexingError("the index arrays cannot be broadcast together, shapes "
+                            + " ".join(str(a.shape) for a in advanced.values())
+                            + ": use a.oindex[...] to index each axis on its own") from None
+    axes = sorted(advanced)
+    basic = [axis for axis in range(len(shape)) if axis not in advanced]
+    adjacent = axes[-1] - axes[0] == len(axes) - 1
+    before = sum(1 for axis in basic if axis < axes[0]) if adjacent else 0
+    ranges = {axis: np.arange(*per_dim[axis].indices(shape[axis])) for axis in basic}
+    result = [len(ranges[axis]) for axis in basic]
+    result[before:before] = bshape
+    nb = len(bshape)
+    b_axes = (1,) * before + bshape + (1,) * (len(result) - before - nb)
+    index = []
+    for axis in range(len(shape)):
+        if axis in advanced:
+            view = np.broadcast_to(advanced[axis], bshape).reshape(b_axes)
+        else:
+            pos = basic.index(axis)
+            pos += nb if pos >= before else 0
+            view = ranges[axis].reshape(tuple(len(ranges[axis]) if i == pos else 1 for i in range(len(result))))
+        index.append(view)
+    try:
+        points = tuple(np.broadcast_to(v, tuple(result)).reshape(-1) for v in index)
+    except MemoryError:
+        raise SelectionTooLargeError(f"the selection picks {math.prod(result)} elements, too many to list their "
+                                     "coordinates; use a.oindex[...] or split it") from None
+    return CoordinateIndexer.from_points(points, shape, chunk_shape, tuple(result))
+
+
+def _as_tuple(selection: Any) -> tuple:
+    return selection if isinstance(selection, tuple) else (selection,)
+
+
 def selection_kind(selection: Any, shape: tuple[int, ...]) -> str:
     """How ``a[selection]`` reads, as numpy would: ``"basic"``, ``"orthogonal"`` (one int or bool
     array among ints and slices, where numpy keeps the array's axis in place), ``"coordinate"``
-    (int arrays or ints on every axis, no slices: numpy broadcasts them together) or ``"mask"`` (a
-    bool array of the array's shape). Mixes numpy would reorder or that zarrsync cannot express
-    raise :class:`~zarrsync.errors.IndexingError` naming ``a.oindex``/``a.vindex``."""
+    (int arrays or ints on every axis, no slices: numpy broadcasts them together), ``"mask"`` (a
+    bool array of the array's shape) or ``"mixed"`` (index arrays beside slices otherwise:
+    :func:`mixed_indexer`, numpy's rule for where the broadcast axes go)."""
     sel = selection if isinstance(selection, tuple) else (selection,)
     fancy = [i for i, s in enumerate(sel) if _is_array_like(s)]
     if not fancy:
@@ -586,9 +752,7 @@ def selection_kind(selection: Any, shape: tuple[int, ...]) -> str:
     elif (len(sel) == len(shape) and all(_is_int(s) or i in fancy for i, s in enumerate(sel))
           and not any(a.dtype == np.bool_ for a in arrays)):
         return "coordinate"
-    raise IndexingError(
-        f"ambiguous or unsupported selection {_describe(sel)}: use a.oindex[...] to index each axis on its own, "
-        "a.vindex[...] for points (one int array per axis) or a full-shape boolean mask")
+    return "mixed"
 
 
 def _describe(sel: tuple) -> str:

@@ -9,8 +9,11 @@ ancestor group documents, in the new node's format.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import threading
+import weakref
 from typing import Any, Callable, Iterator, MutableMapping
 
 from .errors import ContainsArrayError, ContainsGroupError, MetadataError, ReadOnlyError
@@ -21,7 +24,7 @@ from .storage.base import Store
 
 __all__ = [
     "Node", "normalize_path", "meta_key", "child_path", "read_metadata", "write_metadata",
-    "ensure_parents", "prepare_create", "Attributes",
+    "ensure_parents", "prepare_create", "Attributes", "NodeState", "node_state",
 ]
 
 
@@ -65,12 +68,19 @@ def _load(store: Store, key: str) -> Any:
     return None if data is None else loads(data, key)
 
 
-def read_metadata(store: Store, path: str) -> Any | None:
+_DOCUMENTS = {None: (META_KEY, ZARRAY, ZGROUP), 3: (META_KEY,), 2: (ZARRAY, ZGROUP)}
+
+
+def read_metadata(store: Store, path: str, zarr_format: int | None = None) -> Any | None:
     """The metadata of the node at ``path``, or None when there is none.
 
-    A ``zarr.json`` (v3) wins; otherwise ``.zarray`` or ``.zgroup`` (v2) with its ``.zattrs``.
+    A ``zarr.json`` (v3) wins; otherwise ``.zarray`` or ``.zgroup`` (v2) with its ``.zattrs``
+    (zarr-python's order). ``zarr_format`` 2 or 3 reads that format's documents only: a node
+    may carry both (zarrs writes a ``zarr.json`` beside a v2 ``.zarray`` over the same chunks).
     """
-    for name in (META_KEY, ZARRAY, ZGROUP):
+    if zarr_format not in (None, 2, 3):
+        raise MetadataError(f"zarr_format must be 2, 3 or None, got {zarr_format!r}")
+    for name in _DOCUMENTS[zarr_format]:
         key = meta_key(path, name)
         doc = _load(store, key)
         if doc is None:
@@ -161,6 +171,124 @@ def prepare_create(store: Store, path: str, overwrite: bool, zarr_format: int = 
     ensure_parents(store, path, zarr_format)
 
 
+# --- what every object over one stored node shares in this process ---------------------------------
+
+class NodeState:
+    """The state that every node object over one stored node shares within a process.
+
+    - ``metadata``: the node's current metadata. A resize or attribute update through any object
+      replaces it here, so every other object over the node sees it at once (h5py's handles
+      behave so; zarr-python's objects each keep a private copy, and a write through a copy with
+      a pre-shrink shape would bring cut-off data back).
+    - ``edit_lock``: serialises metadata changes (attributes, resize, append, create).
+    - a readers-writer lock: chunk writes hold it shared (:meth:`acquire_write` /
+      :meth:`release_write`, once per write call, not per chunk); a resize holds it exclusive
+      (:meth:`exclusive`). A waiting resize blocks new writes, so a stream of writes cannot starve
+      it. Reads take no lock.
+
+    Lock order: ``edit_lock`` before the readers-writer lock; chunk tasks take neither.
+    """
+
+    __slots__ = ("metadata", "edit_lock", "_mutex", "_cond", "_writers", "_exclusive", "_waiting", "__weakref__")
+
+    def __init__(self, metadata: Any):
+        self.metadata = metadata
+        self._after_fork()
+
+    def _after_fork(self) -> None:
+        """New locks and counts: in a forked child the holders of the old ones do not exist."""
+        self.edit_lock = threading.Lock()
+        self._mutex = threading.Lock()  # taken directly on the fast paths (cheaper than the Condition's enter)
+        self._cond = threading.Condition(self._mutex)
+        self._writers = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    def acquire_write(self) -> None:
+        """Enter a chunk write (shared with other writes, excluded by a resize)."""
+        with self._mutex:
+            while self._exclusive or self._waiting:
+                self._cond.wait()
+            self._writers += 1
+
+    def release_write(self) -> None:
+        with self._mutex:
+            self._writers -= 1
+            if not self._writers and self._waiting:
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold off every chunk write of the node (a resize runs inside)."""
+        with self._cond:
+            self._waiting += 1
+            try:
+                while self._exclusive or self._writers:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+    def refresh(self, store: Store, path: str, like: Any) -> None:
+        """Re-read the metadata from the store, under the edit lock so no change of this process
+        is half done; keep the current one if the store has none of the kind and format of ``like``."""
+        with self.edit_lock:
+            try:
+                metadata = read_metadata(store, path, like.zarr_format)
+            except MetadataError:
+                return
+            if type(metadata) is type(like):
+                self.metadata = metadata
+
+
+_states: "weakref.WeakValueDictionary[tuple, NodeState]" = weakref.WeakValueDictionary()
+_states_lock = threading.Lock()
+
+
+def _doc_name(metadata: Any) -> str:
+    if metadata.zarr_format == 3:
+        return META_KEY
+    return ZARRAY if isinstance(metadata, ArrayMetadataV2) else ZGROUP
+
+
+def node_state(store: Store, path: str, metadata: Any) -> NodeState:
+    """The shared state of the node at ``path`` whose (just read or written) metadata is ``metadata``.
+
+    Keyed by where the node's metadata document really lives (:meth:`Store.location`), so an
+    array opened through its own directory and through its parent group, or through two store
+    objects over one directory, shares one state. Held weakly: it lives while a node object does.
+    When a state exists and ``metadata`` differs from its metadata (another process changed the
+    node, or consolidated metadata is stale), the store decides: the state re-reads it.
+    """
+    location = store.location(meta_key(path, _doc_name(metadata)))
+    with _states_lock:
+        state = _states.get(location)
+        if state is None:
+            state = _states[location] = NodeState(metadata)
+            return state
+    current = state.metadata
+    if current is not metadata and current != metadata:
+        state.refresh(store, path, metadata)
+    return state
+
+
+def _renew_states_after_fork() -> None:
+    global _states_lock
+    _states_lock = threading.Lock()
+    for state in list(_states.values()):  # the child has one thread: no lock needed here
+        state._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_states_after_fork)
+
+
 class Attributes(MutableMapping):
     """A node's attributes; every change is written to the store at once.
 
@@ -205,20 +333,26 @@ class Node:
     """What arrays and groups share: their store and path, their metadata, and metadata updates.
 
     Metadata is replaced, never mutated: an update builds a new frozen metadata object, writes it,
-    then swaps the reference, all under this object's lock, so concurrent attribute updates on
-    one node object never lose each other. A call that reads the metadata reads the reference
-    once and works on that snapshot.
+    then swaps the reference, all under the node's edit lock, so concurrent attribute updates
+    never lose each other. The reference lives in a :class:`NodeState` shared by every node
+    object over the same stored node in this process (see :func:`node_state`): an update through
+    one object is seen by all of them, as with h5py's handles. A call that reads the metadata
+    reads the reference once and works on that snapshot.
     """
 
     def __init__(self, store: Store, path: str, metadata: Any):
         self._store = store
         self._path = path
-        self._metadata = metadata
-        self._lock = threading.Lock()
+        self._state = node_state(store, path, metadata)
+
+    @property
+    def _metadata(self) -> Any:
+        """The node's current metadata, shared by every object over the node in this process."""
+        return self._state.metadata
 
     @property
     def metadata(self) -> Any:
-        return self._metadata
+        return self._state.metadata
 
     @property
     def store(self) -> Store:
@@ -263,10 +397,11 @@ class Node:
 
     def _edit_metadata(self, edit: Callable[[Any], Any]) -> Any:
         self._check_writable()
-        with self._lock:
-            new = edit(self._metadata)
+        state = self._state
+        with state.edit_lock:
+            new = edit(state.metadata)
             write_metadata(self._store, self._path, new)
-            self._metadata = new
+            state.metadata = new
             return new
 
     def _edit_attributes(self, fn: Callable[[dict], Any]) -> None:

@@ -7,31 +7,37 @@ The codec chain itself is :class:`zarrsync.codecs.chain.CodecPipeline` (re-expor
 or take the input slice, merge with the old chunk when the write is partial, encode, store.
 Small chunks are read a group per task, decoded with one codec call per group.
 
-This module is also the one home of two rules: the per-chunk-key write lock
-(:func:`chunk_lock`) and how many threads a call uses (:func:`chunk_workers`). Empty-chunk
-elision's test, :func:`is_fill`, lives with the codec chain (the sharding codec uses it too).
+This module is also the one home of four rules: the per-chunk write lock (:func:`chunk_lock`),
+how many threads a call uses (:func:`chunk_workers`), how part of a shard is read as of one
+version (:func:`read_shard_region`) and how an error met while reading or writing a chunk names
+the chunk and the array (:func:`name_chunk_error`). Empty-chunk elision's test, :func:`is_fill`,
+lives with the codec chain (the sharding codec uses it too).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
 from .codecs.base import ChunkSpec
 from .codecs.chain import CodecPipeline, full_of_fill, is_fill, scratch
-from .errors import CorruptChunkError
+from .errors import CorruptChunkError, StoreError, VersionChangedError, ZarrsyncError
 from .executor import run_tasks
-from .indexing import assign
+from .indexing import Batches, ProductItems, assign
 from .storage.base import Store
 
-__all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget"]
+__all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget",
+           "read_shard_region", "name_chunk_error"]
 
 
 _LARGE_CHUNK = 256 << 10
 _GROUP = 16  # chunks per grouped read task (measured best for 8 KiB chunks on 2 cores)
+_LAZY_ITEMS = 1 << 16  # selections over more chunks build their work items lazily
 _GROUP_MAX_CHUNK = 64 << 10
 
 
@@ -73,17 +79,93 @@ def chunk_workers(max_workers: int, target: "ChunkTarget", writing: bool) -> int
 
 # --- per-key write locks -------------------------------------------------------------------------
 
-_STRIPES = tuple(threading.Lock() for _ in range(4096))
+_N_STRIPES = 4096
+_STRIPES = tuple(threading.Lock() for _ in range(_N_STRIPES))
 
 
-def chunk_lock(store_id: tuple, key: str) -> threading.Lock:
-    """The lock that serialises read-modify-write of one chunk key (striped: bounded memory).
+def _new_stripes_after_fork() -> None:
+    """A child forked while other threads wrote inherits their stripes held, by threads that do
+    not exist in it: it gets fresh ones (nothing else in this module holds a lock)."""
+    global _STRIPES
+    _STRIPES = tuple(threading.Lock() for _ in range(_N_STRIPES))
 
-    ``store_id`` is :meth:`Store.lock_id`, equal for every store object over the same data, so
-    separate ``Array`` objects over one directory share the lock. A task holds one stripe at a
-    time and takes no other lock inside it, so striping cannot deadlock.
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_stripes_after_fork)
+
+
+def chunk_lock(location: tuple) -> threading.Lock:
+    """The lock that serialises read-modify-write of one chunk (striped: bounded memory).
+
+    ``location`` is :meth:`Store.location` of the chunk key: where the value really lives, equal
+    whatever store object, root or array path reached it, so an array opened through its own
+    directory and through its parent group takes the same lock for the same chunk. A task holds
+    one stripe at a time and takes no other lock inside it, so striping cannot deadlock.
     """
-    return _STRIPES[hash((store_id, key)) % len(_STRIPES)]
+    return _STRIPES[hash(location) % _N_STRIPES]
+
+
+# --- reading part of a shard as of one version ----------------------------------------------------
+
+_SNAPSHOT_TRIES = 16
+
+
+def read_shard_region(store: Store, key: str, codec, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
+                      max_workers: int, indexer: type) -> bool:
+    """Decode part of the shard at ``key`` into ``dest`` from one snapshot of it; False if the
+    shard is missing (``dest`` then holds nothing useful).
+
+    The index and the inner chunks come from one :meth:`Store.snapshot`, so a concurrent writer
+    can never hand this reader the index of one version and the bytes of another. A snapshot
+    whose version moves while it is read raises ``VersionChangedError``: the read starts over
+    from a new snapshot (it rewrites every element of ``dest`` it touches), a bounded number of
+    times.
+    """
+    changed = None
+    for _ in range(_SNAPSHOT_TRIES):
+        try:
+            snapshot = store.snapshot(key)
+            if snapshot is None:
+                return False
+            with snapshot:
+                codec.read_region(snapshot, selection, dest, spec, max_workers, indexer)
+            return True
+        except VersionChangedError as e:
+            changed = e
+    raise StoreError(f"the shard changed {_SNAPSHOT_TRIES} times while it was being read; "
+                     f"giving up (last: {changed})") from changed
+
+
+# --- errors name the chunk and the array ----------------------------------------------------------
+
+def name_chunk_error(target: "ChunkTarget", key: str, error: BaseException) -> None:
+    """Raise ``error`` again naming the chunk ``key`` and the array, if it does not already (the
+    one home of this rule); return to let the caller re-raise it unchanged.
+
+    A store's ``OSError`` becomes a :class:`StoreError` with the same ``errno``, the original
+    chained; a :class:`CorruptChunkError` or :class:`StoreError` gains the array. Both carry
+    ``key`` and ``array`` attributes. Other errors (a refused pickle, a bad key ...) pass as they
+    are. Called only from ``except`` blocks around a whole task, so a chunk that succeeds pays
+    nothing.
+    """
+    if getattr(error, "array", None) is not None:
+        return  # named already (by a task further in)
+    if isinstance(error, CorruptChunkError):
+        key = error.key or key
+        cls = CorruptChunkError
+    elif isinstance(error, OSError) and (isinstance(error, StoreError) or not isinstance(error, ZarrsyncError)):
+        cls = type(error) if isinstance(error, StoreError) else StoreError
+    else:
+        return
+    head, detail = f"chunk {key!r}", str(error)
+    if detail.startswith(head + ": "):
+        detail = detail[len(head) + 2:]
+    named = cls(f"{target.where()}: {detail}" if head in detail else f"{target.where()}: {head}: {detail}")
+    if isinstance(error, OSError):
+        named.errno = error.errno
+    named.key = key
+    named.array = target.path
+    raise named from error
 
 
 # --- the fused tasks ------------------------------------------------------------------------------
@@ -91,25 +173,26 @@ def chunk_lock(store_id: tuple, key: str) -> threading.Lock:
 class ChunkTarget:
     """Everything a chunk task needs about one array, captured once per call."""
 
-    __slots__ = ("store", "prefix", "pipeline", "spec", "lock_id", "key_encoding", "partial")
+    __slots__ = ("store", "prefix", "pipeline", "spec", "key_encoding", "partial", "path")
 
-    def __init__(self, store: Store, prefix: str, pipeline: CodecPipeline, key_encoding):
+    def __init__(self, store: Store, prefix: str, pipeline: CodecPipeline, key_encoding, path: str = ""):
         self.store = store
         self.prefix = prefix  # the array path + "/" + the key encoding's prefix
         self.pipeline = pipeline
         self.spec = pipeline.spec
-        self.lock_id = store.lock_id()
         self.key_encoding = key_encoding
+        self.path = path  # the array's path in the store, for error messages
         # a chain that is just a partial-capable array -> bytes codec (sharding) reads and
         # rewrites parts of chunks; anything around it would need the whole chunk
         self.partial = (pipeline.array_bytes.supports_partial and not pipeline.array_array
                         and not pipeline.bytes_bytes)
 
-    def work_items(self, indexer) -> list[tuple[str, tuple, tuple, bool]]:
+    def work_items(self, indexer) -> Sequence[tuple[str, tuple, tuple, bool]]:
         """``(key, chunk_sel, out_sel, complete)`` for every chunk the indexer touches.
 
         For per-axis (basic, orthogonal) selections the key fragments are formatted once per axis
-        entry, not once per chunk.
+        entry, not once per chunk. Past ``_LAZY_ITEMS`` chunks each item is built when a task takes
+        it (:class:`~zarrsync.indexing.ProductItems`): bounded memory whatever the chunk count.
         """
         enc, prefix = self.key_encoding, self.prefix
         if not indexer.product:
@@ -117,12 +200,21 @@ class ChunkTarget:
                     for coords, cs, os, complete in indexer.chunks()]
         if not indexer.dims:  # a 0-d array: one chunk, the prefix is its whole key; `...` keeps views 0-d
             return [(prefix, (), Ellipsis, True)]
+        if indexer.nchunks > _LAZY_ITEMS:
+            def build(combo):
+                return (prefix + "".join(enc.fragments(e[0], d == 0) for d, e in enumerate(combo)),
+                        tuple(e[1] for e in combo), tuple(e[2] for e in combo), all(e[3] for e in combo))
+            return ProductItems(indexer.dims, build)
         dims = [[(enc.fragments(e[0], d == 0), *e[1:]) for e in entries] for d, entries in enumerate(indexer.dims)]
         items = []
         for combo in itertools.product(*dims):
             frags, chunk_sel, out_sel, complete = zip(*combo)
             items.append((prefix + "".join(frags), chunk_sel, out_sel, all(complete)))
         return items
+
+    def where(self) -> str:
+        """The array as error messages name it (computed only when an error is raised)."""
+        return f"array {self.path or '/'!r} in {self.store!r}"
 
 
 def _is_view(out_sel) -> bool:
@@ -166,23 +258,23 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
 
         def shard_task(item):
             key, chunk_sel, out_sel, complete = item
-            view = _is_view(out_sel)
-            dest = out[out_sel] if view else np.empty(indexer.local_shape(chunk_sel), dtype=dtype)
             try:
-                if complete and dest.shape == shape:
+                view = _is_view(out_sel)
+                dest = out[out_sel] if view else np.empty(indexer.local_shape(chunk_sel), dtype=dtype)
+                if complete and dest.shape == shape:  # one get: one version of the whole shard
                     data = store.get(key)
                     if data is not None:
                         codec.decode_region(data, chunk_sel, dest, spec, inner_workers)
                     found = data is not None
                 else:
-                    found = codec.read_region(lambda requests: store.get_ranges(key, requests), chunk_sel, dest,
-                                              spec, inner_workers, kind)
-            except CorruptChunkError as e:
-                raise CorruptChunkError(str(e), key) from None
-            if not found:
-                dest[...] = fill
-            if not view:
-                out[ix(out_sel)] = dest
+                    found = read_shard_region(store, key, codec, chunk_sel, dest, spec, inner_workers, kind)
+                if not found:
+                    dest[...] = fill
+                if not view:
+                    out[ix(out_sel)] = dest
+            except Exception as e:
+                name_chunk_error(target, key, e)
+                raise
 
         run_tasks(shard_task, items, workers)
         return
@@ -191,49 +283,61 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
         # small chunks: a task reads a group of chunks, decodes them with one codec call (one
         # GIL release for the group instead of one per chunk), then places them
         def group_task(group):
-            datas = [store.get(item[0]) for item in group]
-            present = [i for i, d in enumerate(datas) if d is not None]
-            decoded = dict(zip(present, pipeline.decode_many([datas[i] for i in present],
-                                                             [group[i][0] for i in present]))) if present else {}
-            for i, (key, chunk_sel, out_sel, complete) in enumerate(group):
-                chunk = decoded.get(i)
-                if chunk is None:
-                    out[ix(out_sel)] = fill
-                elif complete and _is_view(out_sel):
-                    dest = out[out_sel]
-                    dest[...] = chunk if dest.shape == shape else chunk[chunk_sel]
-                else:
-                    out[ix(out_sel)] = chunk[ix(chunk_sel)]
+            key = group[0][0]  # the chunk at hand, for an error's message
+            try:
+                datas = []
+                for item in group:
+                    key = item[0]
+                    datas.append(store.get(key))
+                present = [i for i, d in enumerate(datas) if d is not None]
+                decoded = dict(zip(present, pipeline.decode_many([datas[i] for i in present],
+                                                                 [group[i][0] for i in present]))) if present else {}
+                for i, (key, chunk_sel, out_sel, complete) in enumerate(group):
+                    chunk = decoded.get(i)
+                    if chunk is None:
+                        out[ix(out_sel)] = fill
+                    elif complete and _is_view(out_sel):
+                        dest = out[out_sel]
+                        dest[...] = chunk if dest.shape == shape else chunk[chunk_sel]
+                    else:
+                        out[ix(out_sel)] = chunk[ix(chunk_sel)]
+            except Exception as e:
+                name_chunk_error(target, key, e)
+                raise
 
-        run_tasks(group_task, [items[i:i + _GROUP] for i in range(0, len(items), _GROUP)], workers)
+        run_tasks(group_task, Batches(items, _GROUP), workers)
         return
 
     def task(item):
         key, chunk_sel, out_sel, complete = item
-        view = _is_view(out_sel)  # else scattered output positions: one fancy assignment at the end
-        whole = False
-        if view:
-            dest = out[out_sel]
-            whole = complete and dest.shape == shape
-            if direct and whole and dest.flags.c_contiguous:  # decode straight into the output
-                if not pipeline.read_into(store, key, memoryview(dest.reshape(-1).view(np.uint8))):
-                    dest[...] = fill
-                return
-        if direct and large:  # decode into a reused buffer, copy the selected part out
-            buf = scratch(nbytes, "decode")
-            found = pipeline.read_into(store, key, memoryview(buf))
-            src = buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
-        else:
-            data = store.get(key)
-            if data is None:
-                src = fill
+        try:
+            view = _is_view(out_sel)  # else scattered output positions: one fancy assignment at the end
+            whole = False
+            if view:
+                dest = out[out_sel]
+                whole = complete and dest.shape == shape
+                if direct and whole and dest.flags.c_contiguous:  # decode straight into the output
+                    if not pipeline.read_into(store, key, memoryview(dest.reshape(-1).view(np.uint8))):
+                        dest[...] = fill
+                    return
+            if direct and large:  # decode into a reused buffer, copy the selected part out
+                buf = scratch(nbytes, "decode")
+                found = pipeline.read_into(store, key, memoryview(buf))
+                src = buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
             else:
-                chunk = pipeline.decode(data, key)
-                src = chunk if whole else chunk[ix(chunk_sel)]
-        if view:
-            dest[...] = src
-        else:
-            out[ix(out_sel)] = src
+                data = store.get(key)
+                if data is None:
+                    src = fill
+                else:
+                    chunk = pipeline.decode(data, key)
+                    src = chunk if whole else chunk[ix(chunk_sel)]
+            if view:
+                dest[...] = src
+            else:
+                out[ix(out_sel)] = src
+        except Exception as e:
+            name_chunk_error(target, key, e)
+            raise
 
     run_tasks(task, items, workers)
 
@@ -251,7 +355,7 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, max_workers: i
     store, pipeline, spec = target.store, target.pipeline, target.spec
     ix = indexer.numpy_index
     kind = indexer.local
-    lock_id = target.lock_id
+    location = store.location
     scalar = value.ndim == 0
     scalar_is_fill = scalar and fields is None and is_fill(value, spec.fill_value)
 
@@ -269,42 +373,43 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, max_workers: i
 
     def task(item):
         key, chunk_sel, out_sel, complete = item
-        if complete and fields is None:
-            if scalar:
-                if scalar_is_fill:
-                    chunk = None
-                elif all(sel.stop - sel.start == n for sel, n in zip(chunk_sel, spec.shape)):
-                    chunk = np.full(spec.shape, value, dtype=spec.dtype)
-                else:  # an edge chunk: the value goes in bounds only, the rest holds the fill value
-                    chunk = fill_chunk(spec)
-                    chunk[chunk_sel] = value
-            else:
-                src = value[ix(out_sel)]
-                if src.shape == spec.shape:
-                    chunk = src
-                else:  # an edge chunk: the out-of-bounds part holds the fill value
-                    chunk = fill_chunk(spec)
-                    chunk[chunk_sel] = src
-            store_chunk(key, chunk)
-            return
-        part = value if scalar else value[ix(out_sel)]
-        with chunk_lock(lock_id, key):
-            old = store.get(key)
-            if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
-                try:
-                    new = pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
-                except CorruptChunkError as e:
-                    raise CorruptChunkError(str(e), key) from None
-                if new is not None:
-                    store.set(key, new)
+        try:
+            if complete and fields is None:
+                if scalar:
+                    if scalar_is_fill:
+                        chunk = None
+                    elif all(sel.stop - sel.start == n for sel, n in zip(chunk_sel, spec.shape)):
+                        chunk = np.full(spec.shape, value, dtype=spec.dtype)
+                    else:  # an edge chunk: the value goes in bounds only, the rest holds the fill value
+                        chunk = fill_chunk(spec)
+                        chunk[chunk_sel] = value
                 else:
-                    store_chunk(key, None)
+                    src = value[ix(out_sel)]
+                    if src.shape == spec.shape:
+                        chunk = src
+                    else:  # an edge chunk: the out-of-bounds part holds the fill value
+                        chunk = fill_chunk(spec)
+                        chunk[chunk_sel] = src
+                store_chunk(key, chunk)
                 return
-            if old is None:
-                chunk = fill_chunk(spec)
-            else:
-                chunk = np.array(pipeline.decode(old, key), copy=True)
-            assign(chunk, ix(chunk_sel), part, fields)
-            store_chunk(key, chunk)
+            part = value if scalar else value[ix(out_sel)]
+            with chunk_lock(location(key)):
+                old = store.get(key)  # one get: one version of the whole chunk or shard
+                if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
+                    new = pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
+                    if new is not None:
+                        store.set(key, new)
+                    else:
+                        store_chunk(key, None)
+                    return
+                if old is None:
+                    chunk = fill_chunk(spec)
+                else:
+                    chunk = np.array(pipeline.decode(old, key), copy=True)
+                assign(chunk, ix(chunk_sel), part, fields)
+                store_chunk(key, chunk)
+        except Exception as e:
+            name_chunk_error(target, key, e)
+            raise
 
     run_tasks(task, items, chunk_workers(max_workers, target, writing=True))

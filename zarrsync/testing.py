@@ -11,12 +11,16 @@ module subclasses it, names the class and says how to make a fresh, empty, writa
 Capabilities come from the store's class attributes (``supports_deletes`` ...), never from skips:
 a store that cannot delete gets its delete tests checked against ``delete_error`` instead.
 
+:class:`FaultyStore` wraps any store and injects faults (fail the Nth read, write or delete,
+fail chosen keys, tear writes, delay), to check that errors reach the caller and old data stays.
+
 This module imports pytest and is meant to be imported by tests only.
 """
 
 from __future__ import annotations
 
 import array
+import contextlib
 import pickle
 import sys
 import threading
@@ -25,8 +29,9 @@ import pytest
 
 from .errors import InvalidKeyError, ReadOnlyError, StoreError
 from .storage.base import OffsetRequest, RangeRequest, Store, SuffixRequest
+from .storage.faulty import FaultyStore
 
-__all__ = ["StoreTests", "INVALID_KEYS", "INVALID_PREFIXES", "run_threads"]
+__all__ = ["StoreTests", "FaultyStore", "INVALID_KEYS", "INVALID_PREFIXES", "run_threads", "fast_switching"]
 
 INVALID_KEYS = ["", "/a", "a/../b", "..", ".", "a/./b", "a\\b", "a//b", "a/", "/", "a\x00b", "../a", "a/.."]
 """Keys every store must reject with :class:`~zarrsync.errors.InvalidKeyError`."""
@@ -55,6 +60,12 @@ BYTE_REQUESTS = [
 ]
 """Byte requests checked against :func:`expected_slice`, including clipping and empty cases."""
 
+HUGE_REQUESTS = [
+    RangeRequest(2**62, 2**63), RangeRequest(0, 2**63), RangeRequest(1020, 2**64), RangeRequest(2**40, 2**40),
+    OffsetRequest(2**63), OffsetRequest(2**70), SuffixRequest(2**63), SuffixRequest(2**70),
+]
+"""Byte requests far past any value (a corrupt shard index): each is clipped, never raises."""
+
 
 def expected_slice(value: bytes, request) -> bytes:
     """The bytes a request must return, written independently of the stores' own helper."""
@@ -65,6 +76,18 @@ def expected_slice(value: bytes, request) -> bytes:
     if request.suffix == 0:
         return b""
     return value[-request.suffix:] if request.suffix < len(value) else value
+
+
+@contextlib.contextmanager
+def fast_switching(interval: float = 1e-6):
+    """Lower ``sys.setswitchinterval`` inside the block (threads then interleave often on the GIL
+    build, which shakes out races), and restore it afterwards."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
 
 
 def run_threads(n: int, target, *, switch_interval: float = 1e-6) -> None:
@@ -83,16 +106,12 @@ def run_threads(n: int, target, *, switch_interval: float = 1e-6) -> None:
         except BaseException as e:  # collected and re-raised in the caller's thread
             errors.append(e)
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(switch_interval)
-    try:
+    with fast_switching(switch_interval):
         threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-    finally:
-        sys.setswitchinterval(old)
     if errors:
         raise errors[0]
 
@@ -257,6 +276,59 @@ class StoreTests:
         assert all(type(part) is bytes for part in got)
         assert store.get_ranges("k", []) == []
         assert store.get_ranges("k", [RangeRequest(0, 4), RangeRequest(0, 4)]) == [_VALUE[:4]] * 2
+
+    # --- snapshots ------------------------------------------------------------------------------
+    def test_snapshot_missing(self, store):
+        assert store.snapshot("missing") is None
+        assert store.snapshot("a/b/missing") is None
+        with pytest.raises(InvalidKeyError):
+            store.snapshot("a/../b")
+
+    def test_snapshot_reads_one_version(self, store):
+        old, new = _VALUE, b"new, shorter value"
+        store.set("s/k", old)
+        with store.snapshot("s/k") as snap:
+            store.set("s/k", new)  # the snapshot keeps reading the version it was taken of
+            assert snap.size == len(old)
+            parts = snap.read([RangeRequest(0, 4), SuffixRequest(3), OffsetRequest(1000),
+                               RangeRequest(500, 510), RangeRequest(0, 1024)])
+            assert [bytes(p) for p in parts] == [old[:4], old[-3:], old[1000:], old[500:510], old]
+            if self.store_cls.supports_deletes:
+                store.delete("s/k")
+                assert store.get("s/k") is None
+                assert bytes(snap.read([RangeRequest(20, 30)])[0]) == old[20:30]
+            assert snap.read([]) == []
+        assert store.snapshot("s/k") is None or store.get("s/k") == new
+
+    def test_snapshot_of_empty_value(self, store):
+        store.set("e", b"")
+        snap = store.snapshot("e")
+        assert snap is not None and snap.size == 0
+        assert [bytes(p) for p in snap.read([RangeRequest(0, 5), SuffixRequest(2), OffsetRequest(0)])] == [b""] * 3
+        snap.close()
+        snap.close()  # closing twice is fine
+
+    def test_snapshot_ranges_are_clipped(self, store):
+        store.set("k", _VALUE)
+        with store.snapshot("k") as snap:
+            got = snap.read(HUGE_REQUESTS)
+        assert [bytes(p) for p in got] == [expected_slice(_VALUE, r) for r in HUGE_REQUESTS]
+        with store.snapshot("k") as snap:
+            assert [bytes(p) for p in snap.read(BYTE_REQUESTS)] == [expected_slice(_VALUE, r) for r in BYTE_REQUESTS]
+
+    # --- hostile byte requests ------------------------------------------------------------------
+    @pytest.mark.parametrize("request_", HUGE_REQUESTS, ids=repr)
+    def test_huge_byte_request(self, store, request_):
+        # clipped to the value: never an OverflowError/MemoryError, never a seek past the end
+        store.set("k", _VALUE)
+        assert store.get("k", request_) == expected_slice(_VALUE, request_)
+        assert store.get("missing", request_) is None
+
+    def test_huge_byte_requests_in_get_ranges(self, store):
+        store.set("k", _VALUE)
+        assert store.get_ranges("k", HUGE_REQUESTS) == [expected_slice(_VALUE, r) for r in HUGE_REQUESTS]
+        store.set("empty", b"")
+        assert store.get_ranges("empty", HUGE_REQUESTS) == [b""] * len(HUGE_REQUESTS)
 
     # --- exists / getsize -----------------------------------------------------------------------
     def test_exists_and_getsize(self, store):

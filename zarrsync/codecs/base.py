@@ -14,12 +14,12 @@ exactly one chunk and are safe to call from many threads at once.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from ..dtypes.variable import fill_key, is_variable_length_dtype
-from ..errors import CodecError
+from ..errors import CodecError, CorruptChunkError
 
 __all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "SkippedCodec",
            "bounded_size", "check_config"]
@@ -79,6 +79,40 @@ def bounded_size(spec: ChunkSpec, expected_size: int | None) -> int:
 
 #: the most bytes a chunk of variable-length elements may decompress to
 VARIABLE_CHUNK_LIMIT = 1 << 31
+
+
+def decompress_streams(new_decompressor: Callable[[], Any], data, max_size: int, codec: str,
+                       error: type, *, ignore_tail: bool = False) -> bytes:
+    """Decode one or more concatenated streams (gzip, zlib, bz2, xz) into at most ``max_size``
+    bytes (the one home of bounded stream decoding).
+
+    Each stream is decoded with ``max_length``, so a decompression bomb stops one byte past the
+    bound instead of allocating what it expands to. With ``ignore_tail``, bytes after a complete
+    stream that do not start a valid stream are ignored (as ``bz2.decompress`` and
+    ``lzma.decompress`` do), and empty input decodes to nothing (as ``bz2.decompress``);
+    otherwise both are errors (as ``zlib``/``gzip`` decoding).
+    """
+    if not len(data) and not ignore_tail:
+        raise CorruptChunkError(f"codec {codec!r}: truncated stream (no data)")
+    parts: list[bytes] = []
+    total = 0
+    data = memoryview(data)
+    while len(data):
+        d = new_decompressor()
+        try:
+            part = d.decompress(data, max_size - total + 1)
+        except (error, ValueError, EOFError) as e:
+            if parts and ignore_tail:
+                break  # trailing garbage after a complete stream
+            raise CorruptChunkError(f"codec {codec!r}: {e}") from None
+        total += len(part)
+        if total > max_size:
+            raise CorruptChunkError(f"codec {codec!r}: decodes to more than the {max_size} bytes a chunk can hold")
+        parts.append(part)
+        if not d.eof:
+            raise CorruptChunkError(f"codec {codec!r}: truncated stream (no end-of-stream marker)")
+        data = memoryview(d.unused_data)
+    return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" for no streams
 
 
 def check_config(codec: str, config: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:

@@ -48,6 +48,9 @@ class BytesCodec(ArrayBytesCodec):
         return None if self.endian is None else {"endian": self.endian}
 
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
+        if spec.dtype.hasobject or spec.dtype.kind == "T":  # references, not bytes
+            raise CodecError(f"codec 'bytes' cannot encode elements of variable length (data type {spec.dtype}); "
+                             f"use an array -> bytes codec for them (vlen-utf8, vlen-bytes ...)")
         if self.endian is None and has_byte_order(spec.dtype):
             raise CodecError(f"codec 'bytes': 'endian' is required for data type {spec.dtype}")
         return spec

@@ -27,6 +27,9 @@ class CodecPipeline:
     __slots__ = ("codecs", "spec", "array_array", "array_bytes", "ab_spec", "bytes_bytes", "_into")
 
     def __init__(self, codecs: Sequence[Codec], spec: ChunkSpec):
+        if spec.nbytes > _MAX_CHUNK_BYTES:
+            raise CodecError(f"chunks of shape {spec.shape} and type {spec.dtype} ({spec.nbytes} bytes) are larger "
+                             f"than an array can be")
         self.codecs = tuple(codecs)
         self.spec = spec
         aa: list[tuple[ArrayArrayCodec, ChunkSpec]] = []
@@ -187,6 +190,8 @@ class CodecPipeline:
 
 
 _FROM_STORE = object()
+#: numpy cannot allocate 2 ** 63 bytes or more: metadata may describe such chunks, an array cannot hold them
+_MAX_CHUNK_BYTES = (1 << 63) - 1
 _REUSE_FROM = 64 << 10
 
 _scratch_local = threading.local()

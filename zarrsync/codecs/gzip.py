@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import zlib
 
-from ..errors import CodecError, CorruptChunkError
-from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
+from ..errors import CodecError
+from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config, decompress_streams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,23 +42,4 @@ class GzipCodec(BytesBytesCodec):
 
 def gunzip(data, max_size: int, codec: str, wbits: int = 31) -> bytes:
     """Decompress one or more concatenated zlib/gzip streams, refusing more than ``max_size`` bytes."""
-    parts = []
-    total = 0
-    data = memoryview(data)
-    try:
-        while True:
-            d = zlib.decompressobj(wbits)
-            part = d.decompress(data, max_size - total + 1)
-            total += len(part)
-            if total > max_size:
-                raise CorruptChunkError(f"codec {codec!r}: decodes to more than the {max_size} bytes a chunk can hold")
-            parts.append(part)
-            if not d.eof:
-                raise CorruptChunkError(f"codec {codec!r}: truncated stream")
-            data = memoryview(d.unused_data)
-            if not data:
-                break
-    except zlib.error as e:
-        raise CorruptChunkError(f"codec {codec!r}: {e}") from None
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
+    return decompress_streams(lambda: zlib.decompressobj(wbits), data, max_size, codec, zlib.error)

@@ -29,11 +29,12 @@ in place and requires it to have exactly the decoded size (numcodecs is looser).
 from __future__ import annotations
 
 import json
+import reprlib
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import CodecError, UnknownExtensionError
+from ..errors import CodecError, UnknownExtensionError, ZarrsyncError
 
 __all__ = ["NumcodecsCodec", "NumcodecsLike", "register_codec", "get_codec", "registered_codec_ids",
            "check_numcodecs_like", "ensure_ndarray", "ensure_contiguous_bytes", "fill_out"]
@@ -160,6 +161,26 @@ class NumcodecsCodec:
     def get_config(self) -> dict:
         return {"id": self.codec_id}
 
+    def decode_bounded(self, buf: Any, max_size: int) -> Any:
+        """Decode ``buf``, refusing to produce more than ``max_size`` bytes.
+
+        A codec chain calls this with the size a chunk can hold, so a hostile stream (a
+        decompression bomb) raises :class:`~zarrsync.errors.CorruptChunkError` before it
+        allocates more than about ``max_size`` bytes. Compressors override it with a decoder
+        that stops at the bound; this default (codecs whose output is no larger than a fixed
+        multiple of their input) decodes in full, and the chain checks the size afterwards.
+        """
+        return self.decode(buf)
+
+    def encoded_layout(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[tuple[int, ...], np.dtype] | None:
+        """The shape and dtype that :meth:`encode` gives a filter input of ``shape`` and ``dtype``,
+        found without encoding a whole chunk; None when only encoding one can tell.
+
+        Binding a chain asks this of each filter: metadata can name chunks of any size, and
+        opening an array must not allocate in proportion to them.
+        """
+        return None
+
     @classmethod
     def from_config(cls, config: dict) -> "NumcodecsCodec":
         """Build from a numcodecs config (with or without ``"id"``); unknown keys are ignored."""
@@ -167,8 +188,10 @@ class NumcodecsCodec:
             raise CodecError(f"codec {cls.codec_id!r}: config must be an object, got {config!r}")
         try:
             return cls(**{k: config[k] for k in cls.config_keys if k in config})
-        except TypeError as e:  # a required key is missing
-            raise CodecError(f"codec {cls.codec_id!r}: bad config {config!r}: {e}") from None
+        except ZarrsyncError:
+            raise
+        except (TypeError, ValueError, OverflowError) as e:  # a required key is missing, a bad value
+            raise CodecError(f"codec {cls.codec_id!r}: bad config {reprlib.repr(config)}: {e}") from None
 
     def __eq__(self, other: object) -> bool:
         get_config = getattr(other, "get_config", None)

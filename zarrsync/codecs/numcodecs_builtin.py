@@ -19,7 +19,13 @@ Example
 Compatibility notes: ``gzip`` output differs from numcodecs only in the header mtime (zarrsync
 writes 0, so equal input gives equal bytes). Decoders are more tolerant than numcodecs where
 the data are unambiguous: zstd decodes several frames, frames without a content size and empty
-frames; zlib decodes concatenated streams. A checksum mismatch raises
+frames; zlib decodes concatenated streams. Inside a codec chain the compressors decode through
+``decode_bounded(buf, max_size)``, which stops one byte past the size a chunk can hold (a
+decompression bomb raises :class:`~zarrsync.errors.CorruptChunkError` having allocated about
+that much): ``max_length`` for zlib/gzip/bz2/lzma streams, the declared size checked first for
+lz4 and Blosc, a bounded stream reader for zstd frames without a content size. Filters say the
+shape and type they encode to (``encoded_layout``) without encoding a chunk, so opening an array
+never allocates in proportion to its chunk shape. A checksum mismatch raises
 :class:`~zarrsync.errors.CorruptChunkError`. ``jenkins_lookup3``'s ``prefix`` is written as a list
 of byte values (numcodecs writes a numpy array, which is not JSON).
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 import bz2 as _bz2
 import lzma as _lzma
 import math
+import reprlib
 import struct
 import zlib
 from typing import Any
@@ -39,10 +46,11 @@ import zstandard
 from crc32c import crc32c as _crc32c
 
 from ..errors import CodecError, CorruptChunkError
+from .base import decompress_streams
 from .blosc1 import blosc_compress, blosc_decompress, blosc_decompress_into
 from .gzip import gunzip
 from .numcodecs_api import NumcodecsCodec, ensure_contiguous_bytes, ensure_ndarray, fill_out, register_codec
-from .zstd import zstd_decompress
+from .zstd import clamp_level, zstd_decompress
 
 __all__ = ["Zlib", "GZip", "BZ2", "LZMA", "Zstd", "LZ4", "CRC32", "Adler32", "CRC32C", "Fletcher32",
            "JenkinsLookup3", "Delta", "FixedScaleOffset", "Quantize", "BitRound", "PackBits", "Categorize",
@@ -89,9 +97,11 @@ class Zlib(_LevelCodec):
         return zlib.compress(ensure_contiguous_bytes(buf), self.level)
 
     def decode(self, buf, out=None):
-        data = ensure_contiguous_bytes(buf)
         bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return fill_out(gunzip(data, bound, self.codec_id, wbits=15), out, self.codec_id)
+        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
+
+    def decode_bounded(self, buf, max_size):
+        return gunzip(ensure_contiguous_bytes(buf), max_size, self.codec_id, wbits=15)
 
 
 class GZip(_LevelCodec):
@@ -108,9 +118,11 @@ class GZip(_LevelCodec):
         return header + body + struct.pack("<II", zlib.crc32(data), data.nbytes & 0xFFFFFFFF)
 
     def decode(self, buf, out=None):
-        data = ensure_contiguous_bytes(buf)
         bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return fill_out(gunzip(data, bound, self.codec_id, wbits=31), out, self.codec_id)
+        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
+
+    def decode_bounded(self, buf, max_size):
+        return gunzip(ensure_contiguous_bytes(buf), max_size, self.codec_id, wbits=31)
 
 
 class BZ2(_LevelCodec):
@@ -123,11 +135,12 @@ class BZ2(_LevelCodec):
         return _bz2.compress(memoryview(ensure_contiguous_bytes(buf)), self.level)
 
     def decode(self, buf, out=None):
-        try:
-            decoded = _bz2.decompress(memoryview(ensure_contiguous_bytes(buf)))
-        except (OSError, ValueError, EOFError) as e:
-            raise CorruptChunkError(f"codec 'bz2': {e}") from None
-        return fill_out(decoded, out, self.codec_id)
+        bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
+        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
+
+    def decode_bounded(self, buf, max_size):
+        return decompress_streams(_bz2.BZ2Decompressor, memoryview(ensure_contiguous_bytes(buf)), max_size,
+                                  self.codec_id, OSError, ignore_tail=True)
 
 
 class LZMA(NumcodecsCodec):
@@ -157,14 +170,43 @@ class LZMA(NumcodecsCodec):
             raise CodecError(f"codec 'lzma': {e}") from None
 
     def decode(self, buf, out=None):
-        try:
-            # liblzma reads the filter chain from .xz/.lzma headers and refuses one given for
-            # them (numcodecs passes it anyway and so cannot decode its own XZ-with-filters bytes)
-            filters = self.filters if self.format == _lzma.FORMAT_RAW else None
-            decoded = _lzma.decompress(ensure_contiguous_bytes(buf), format=self.format, filters=filters)
-        except (_lzma.LZMAError, EOFError) as e:
-            raise CorruptChunkError(f"codec 'lzma': {e}") from None
-        return fill_out(decoded, out, self.codec_id)
+        bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
+        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
+
+    def decode_bounded(self, buf, max_size):
+        # Filters are given for raw streams only: liblzma reads them from .xz/.lzma headers and
+        # refuses them there (numcodecs passes them anyway, and cannot decode its own
+        # XZ-with-filters bytes). liblzma allocates the whole dictionary a header or a raw filter
+        # chain declares; no match reaches further back than the output goes, so a raw chain's
+        # dictionary is cut to the bound, and a header may ask for at most _LZMA_MEMLIMIT (128 MiB:
+        # preset 9's 64 MiB dictionary fits) or twice the bound.
+        if self.format == _lzma.FORMAT_RAW:
+            limit = {"filters": [_smaller_dictionary(f, max_size) for f in self.filters or ()]}
+        else:
+            limit = {"memlimit": max(_LZMA_MEMLIMIT, 2 * max_size)}
+
+        def decompressor():
+            try:
+                return _lzma.LZMADecompressor(format=self.format, **limit)
+            except (_lzma.LZMAError, ValueError, TypeError) as e:
+                raise CodecError(f"codec 'lzma': bad filters {self.filters!r}: {e}") from None
+
+        data = ensure_contiguous_bytes(buf)
+        if not data.nbytes:  # lzma.decompress refuses empty input (bz2.decompress gives b"")
+            raise CorruptChunkError("codec 'lzma': empty input")
+        return decompress_streams(decompressor, data, max_size, self.codec_id, _lzma.LZMAError,
+                                  ignore_tail=True)
+
+
+_LZMA_MEMLIMIT = 1 << 27
+_LZMA_DICT_MIN = 4096
+
+
+def _smaller_dictionary(lzma_filter: dict, max_size: int) -> dict:
+    size = lzma_filter.get("dict_size")
+    if isinstance(size, int) and size > max(max_size, _LZMA_DICT_MIN):
+        return {**lzma_filter, "dict_size": max(max_size, _LZMA_DICT_MIN)}
+    return lzma_filter
 
 
 class Zstd(NumcodecsCodec):
@@ -174,7 +216,8 @@ class Zstd(NumcodecsCodec):
     config_keys = ("level", "checksum")
 
     def __init__(self, level: int = 0, checksum: bool = False):
-        self.level = _int(self.codec_id, "level", level, -131072, 22)
+        # any integer, as numcodecs: libzstd clamps it (numcodecs wrote configs with level 100)
+        self.level = _int(self.codec_id, "level", level, -(1 << 63), (1 << 63) - 1)
         if not isinstance(checksum, bool):
             raise CodecError(f"codec 'zstd': checksum must be true or false, got {checksum!r}")
         self.checksum = checksum
@@ -183,8 +226,12 @@ class Zstd(NumcodecsCodec):
         return {"id": self.codec_id, "level": self.level, "checksum": self.checksum}
 
     def encode(self, buf):
-        c = zstandard.ZstdCompressor(level=self.level, write_checksum=self.checksum, write_content_size=True)
+        c = zstandard.ZstdCompressor(level=clamp_level(self.level), write_checksum=self.checksum,
+                                     write_content_size=True)
         return c.compress(ensure_contiguous_bytes(buf))
+
+    def decode_bounded(self, buf, max_size):
+        return zstd_decompress(ensure_contiguous_bytes(buf), max_size, True)
 
     def decode(self, buf, out=None):
         data = ensure_contiguous_bytes(buf)
@@ -225,18 +272,26 @@ class LZ4(NumcodecsCodec):
 
     def decode(self, buf, out=None):
         data = ensure_contiguous_bytes(buf)
+        if out is not None and data.nbytes >= 4 and _out_size(self.codec_id, out) != int(data[:4].view("<u4")[0]):
+            raise CodecError(f"codec 'lz4': out holds {_out_size(self.codec_id, out)} bytes, the header says "
+                             f"{int(data[:4].view('<u4')[0])}")
+        return fill_out(self.decode_bounded(data, _UNBOUNDED), out, self.codec_id)
+
+    def decode_bounded(self, buf, max_size):
+        data = ensure_contiguous_bytes(buf)
         if data.nbytes < 4:
             raise CorruptChunkError(f"codec 'lz4': {data.nbytes} bytes is too short for the size header")
         size = int(data[:4].view("<u4")[0])
-        if out is not None and _out_size(self.codec_id, out) != size:
-            raise CodecError(f"codec 'lz4': out holds {_out_size(self.codec_id, out)} bytes, the header says {size}")
+        if size > max_size:  # checked before lz4 allocates the declared size
+            raise CorruptChunkError(f"codec 'lz4': the header says {size} bytes, more than the {max_size} bytes "
+                                    f"a chunk can hold")
         try:
             decoded = lz4.block.decompress(data[4:], uncompressed_size=size) if size else b""
         except lz4.block.LZ4BlockError as e:
             raise CorruptChunkError(f"codec 'lz4': {e}") from None
         if len(decoded) != size:
             raise CorruptChunkError(f"codec 'lz4': decodes to {len(decoded)} bytes, the header says {size}")
-        return fill_out(decoded, out, self.codec_id)
+        return decoded
 
 
 # --- checksums --------------------------------------------------------------------------------
@@ -426,6 +481,8 @@ class JenkinsLookup3(_Checksum32):
         self.initval = _int(self.codec_id, "initval", initval, 0, _M32)
         if prefix is None:
             self.prefix = None
+        elif isinstance(prefix, (bool, int, float, str, dict, np.number)):  # bytes(n) would allocate n bytes
+            raise CodecError(f"codec 'jenkins_lookup3': prefix must be bytes or a list of byte values, got {prefix!r}")
         else:
             try:
                 self.prefix = bytes(prefix) if not isinstance(prefix, np.ndarray) else prefix.astype(np.uint8).tobytes()
@@ -445,11 +502,56 @@ class JenkinsLookup3(_Checksum32):
 
 # --- filters (array -> array) -----------------------------------------------------------------
 
+#: the widest element a filter's configured data type may have: filters allocate elements of it
+#: (a probe at open, each decoded element), and ``"|V1000000000"`` is a valid numpy type
+MAX_ITEMSIZE = 1 << 16
+
+
 def _dtype(codec_id: str, name: str, value: Any) -> np.dtype:
     try:
-        return np.dtype(value)
-    except TypeError:
-        raise CodecError(f"codec {codec_id!r}: {name} is not a data type: {value!r}") from None
+        dtype = np.dtype(value)
+    except (TypeError, ValueError, SyntaxError):
+        raise CodecError(f"codec {codec_id!r}: {name} is not a data type: {reprlib.repr(value)}") from None
+    if dtype.itemsize > MAX_ITEMSIZE:
+        raise CodecError(f"codec {codec_id!r}: {name} {dtype.str} is wider than {MAX_ITEMSIZE} bytes")
+    return dtype
+
+
+class _Elementwise:
+    """A filter whose output has one element per element of its own ``dtype`` (only the type
+    changes): a one-element probe tells the encoded type without encoding a chunk."""
+
+    def encoded_layout(self, shape, dtype):
+        probe = np.asarray(self.encode(np.zeros(1, dtype)))
+        if probe.size == 1:
+            return tuple(shape), probe.dtype
+        # the filter's dtype is smaller than the array's: it reinterprets each element as several
+        if math.prod(shape) * dtype.itemsize <= _PROBE_MAX:
+            return None  # small enough for the chain to encode a chunk of zeros and see
+        raise CodecError(f"codec {self.codec_id!r}: reads the array's {dtype} elements as {probe.size} elements "
+                         f"of {probe.dtype} each; supported for chunks up to {_PROBE_MAX} bytes")
+
+
+#: the largest chunk a filter that reinterprets its input may be probed with at open
+_PROBE_MAX = 1 << 20
+
+
+def _number(codec_id: str, name: str, value: Any, dtype: np.dtype) -> Any:
+    """A scale or offset that numpy can combine with arrays of ``dtype`` without overflowing:
+    a Python int must fit an integer ``dtype`` (numpy raises OverflowError otherwise), and every
+    number must be a finite float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise CodecError(f"codec {codec_id!r}: {name} must be a number, got {value!r}")
+    try:
+        if not math.isfinite(float(value)):
+            raise CodecError(f"codec {codec_id!r}: {name} must be finite, got {value!r}")
+    except OverflowError:
+        raise CodecError(f"codec {codec_id!r}: {name} {value!r} is out of range") from None
+    if isinstance(value, int) and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            raise CodecError(f"codec {codec_id!r}: {name} {value!r} does not fit the data type {dtype}")
+    return value
 
 
 def _typed(codec_id: str, buf: Any, dtype: np.dtype) -> np.ndarray:
@@ -461,7 +563,7 @@ def _typed(codec_id: str, buf: Any, dtype: np.dtype) -> np.ndarray:
         raise CodecError(f"codec {codec_id!r}: cannot view the buffer as {dtype.str}: {e}") from None
 
 
-class Delta(NumcodecsCodec):
+class Delta(_Elementwise, NumcodecsCodec):
     """``enc[0] = x[0]``, ``enc[i] = x[i] - x[i-1]`` in ``dtype``, stored as ``astype``."""
 
     codec_id = "delta"
@@ -491,19 +593,16 @@ class Delta(NumcodecsCodec):
         return fill_out(dec, out, self.codec_id)
 
 
-class FixedScaleOffset(NumcodecsCodec):
+class FixedScaleOffset(_Elementwise, NumcodecsCodec):
     """``enc = round((x - offset) * scale)`` as ``astype``; ``dec = enc / scale + offset``."""
 
     codec_id = "fixedscaleoffset"
     config_keys = ("offset", "scale", "dtype", "astype")
 
     def __init__(self, offset: float, scale: float, dtype: Any, astype: Any = None):
-        for name, v in (("offset", offset), ("scale", scale)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
-                raise CodecError(f"codec 'fixedscaleoffset': {name} must be a number, got {v!r}")
-        self.offset = offset
-        self.scale = scale
         self.dtype = _dtype(self.codec_id, "dtype", dtype)
+        self.offset = _number(self.codec_id, "offset", offset, self.dtype)
+        self.scale = _number(self.codec_id, "scale", scale, self.dtype)
         self.astype = self.dtype if astype is None else _dtype(self.codec_id, "astype", astype)
         if self.dtype.hasobject or self.astype.hasobject:
             raise CodecError("codec 'fixedscaleoffset': object arrays are not supported")
@@ -523,7 +622,7 @@ class FixedScaleOffset(NumcodecsCodec):
         return fill_out(dec, out, self.codec_id)
 
 
-class Quantize(NumcodecsCodec):
+class Quantize(_Elementwise, NumcodecsCodec):
     """Round floats to ``digits`` decimal digits (as a power of two scale); decode is a cast."""
 
     codec_id = "quantize"
@@ -535,15 +634,20 @@ class Quantize(NumcodecsCodec):
         self.astype = self.dtype if astype is None else _dtype(self.codec_id, "astype", astype)
         if self.dtype.kind != "f" or self.astype.kind != "f":
             raise CodecError("codec 'quantize': only floating point data types are supported")
+        try:  # numcodecs' rule: the power of two nearest above 10 ** digits
+            exp = math.log10(10.0 ** -self.digits)
+            exp = math.floor(exp) if exp < 0 else math.ceil(exp)
+            self._scale = 2.0 ** math.ceil(math.log2(10.0 ** -exp))
+        except (OverflowError, ValueError):  # 10 ** digits is not a finite, non-zero float
+            raise CodecError(f"codec 'quantize': digits {self.digits} is out of the range a float can "
+                             f"scale by") from None
 
     def get_config(self):
         return {"id": self.codec_id, "digits": self.digits, "dtype": self.dtype.str, "astype": self.astype.str}
 
     def encode(self, buf):
         arr = ensure_ndarray(buf).view(self.dtype)
-        exp = math.log10(10.0 ** -self.digits)
-        exp = math.floor(exp) if exp < 0 else math.ceil(exp)
-        scale = 2.0 ** math.ceil(math.log2(10.0 ** -exp))
+        scale = self._scale
         enc = np.around(scale * arr) / scale
         return enc.astype(self.astype, copy=False)
 
@@ -555,7 +659,7 @@ class Quantize(NumcodecsCodec):
 _MANTISSA_BITS = {2: 10, 4: 23, 8: 52}
 
 
-class BitRound(NumcodecsCodec):
+class BitRound(_Elementwise, NumcodecsCodec):
     """Keep ``keepbits`` mantissa bits (round half to even); the result is an integer view."""
 
     codec_id = "bitround"
@@ -596,6 +700,13 @@ class PackBits(NumcodecsCodec):
 
     codec_id = "packbits"
 
+    def encoded_layout(self, shape, dtype):
+        if dtype.itemsize != 1:
+            raise CodecError(f"codec 'packbits': packs 1-byte booleans, got the data type {dtype}")
+        size = math.prod(shape)
+        count = -(-size // 8) + 1
+        return (tuple(shape) if count == size else (count,)), np.dtype(np.uint8)
+
     def encode(self, buf):
         arr = _typed(self.codec_id, buf, np.dtype(bool))
         enc = np.empty(-(-arr.size // 8) + 1, dtype=np.uint8)
@@ -613,7 +724,7 @@ class PackBits(NumcodecsCodec):
         return fill_out(dec.view(bool), out, self.codec_id)
 
 
-class Categorize(NumcodecsCodec):
+class Categorize(_Elementwise, NumcodecsCodec):
     """Strings equal to ``labels[i]`` become ``i + 1``, anything else 0 (decoded as ``""``)."""
 
     codec_id = "categorize"
@@ -653,7 +764,7 @@ class Categorize(NumcodecsCodec):
         return fill_out(dec, out, self.codec_id)
 
 
-class AsType(NumcodecsCodec):
+class AsType(_Elementwise, NumcodecsCodec):
     """Cast from ``decode_dtype`` to ``encode_dtype`` (and back on decode)."""
 
     codec_id = "astype"
@@ -685,6 +796,12 @@ class Shuffle(NumcodecsCodec):
 
     def get_config(self):
         return {"id": self.codec_id, "elementsize": self.elementsize}
+
+    def encoded_layout(self, shape, dtype):
+        nbytes = math.prod(shape) * dtype.itemsize
+        if self.elementsize > 1 and nbytes % self.elementsize:
+            raise CodecError(f"codec 'shuffle': {nbytes} bytes are not a multiple of elementsize {self.elementsize}")
+        return (tuple(shape) if nbytes == math.prod(shape) else (nbytes,)), np.dtype(np.uint8)
 
     def _shape(self, data: np.ndarray) -> int:
         if data.nbytes % self.elementsize:
@@ -725,7 +842,7 @@ class Blosc(NumcodecsCodec):
     _MAX_DECODED = (1 << 31) - 1 - 16  # the Blosc1 format's own limit
 
     def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = 1, blocksize: int = 0):
-        if shuffle not in (-1, 0, 1, 2):
+        if isinstance(shuffle, bool) or not isinstance(shuffle, int) or shuffle not in (-1, 0, 1, 2):
             raise CodecError(f"codec 'blosc': shuffle must be -1, 0, 1 or 2, got {shuffle!r}")
         if not isinstance(clevel, int) or not 0 <= clevel <= 9:
             raise CodecError(f"codec 'blosc': clevel must be an integer 0..9, got {clevel!r}")
@@ -747,6 +864,9 @@ class Blosc(NumcodecsCodec):
             blosc_decompress_into(buf, memoryview(dst).cast("B"))
             return out
         return blosc_decompress(buf, self._MAX_DECODED)
+
+    def decode_bounded(self, buf: Any, max_size: int) -> bytes:
+        return blosc_decompress(buf, min(max_size, self._MAX_DECODED))
 
 
 register_codec(Blosc)

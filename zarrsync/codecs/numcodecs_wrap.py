@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CodecError, CorruptChunkError
-from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec
-from .numcodecs_api import check_numcodecs_like, get_codec
+from ..errors import CodecError, CorruptChunkError, MissingDependencyError, PickleRefusedError
+from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, bounded_size
+from .numcodecs_api import NumcodecsCodec, check_numcodecs_like, get_codec
 
 __all__ = ["NumcodecsBytesCodec", "NumcodecsArrayCodec", "NumcodecsObjectCodec", "numcodecs_v3_codec",
            "place_numcodecs", "FILTER_IDS", "OBJECT_CODEC_IDS"]
@@ -30,6 +30,10 @@ __all__ = ["NumcodecsBytesCodec", "NumcodecsArrayCodec", "NumcodecsObjectCodec",
 FILTER_IDS = frozenset({"delta", "fixedscaleoffset", "quantize", "bitround", "packbits", "categorize", "astype"})
 #: numcodecs ids that turn object arrays into bytes (the first filter of a v2 object array)
 OBJECT_CODEC_IDS = frozenset({"vlen-utf8", "vlen-bytes", "vlen-array", "json2", "msgpack2", "pickle"})
+
+
+#: errors a decoder raises that are not about the bytes: they reach the caller as they are
+_PASS_THROUGH = (CorruptChunkError, PickleRefusedError, MissingDependencyError)
 
 
 def _config_without_id(codec: Any) -> dict:
@@ -73,13 +77,24 @@ class NumcodecsBytesCodec(_Wrapped, BytesBytesCodec):
         return bytes(memoryview(self.codec.encode(view)).cast("B"))
 
     def decode(self, data, spec: ChunkSpec, expected_size: int | None) -> bytes:
+        """Decode, never past the size the chunk can hold (:func:`~zarrsync.codecs.base.bounded_size`):
+        zarrsync's own codecs stop decoding at it; a third party's codec is checked afterwards."""
+        codec = self.codec
+        bound = bounded_size(spec, expected_size)
         try:
-            out = self.codec.decode(data)
-        except CorruptChunkError:
+            if isinstance(codec, NumcodecsCodec):
+                out = codec.decode_bounded(data, bound)
+            else:
+                out = codec.decode(data)
+            out = memoryview(np.ascontiguousarray(out) if isinstance(out, np.ndarray) else out).cast("B")
+        except _PASS_THROUGH:
             raise
         except Exception as e:  # noqa: BLE001 - any failure of a foreign codec is corrupt input to us
             raise CorruptChunkError(f"codec {self.name!r}: {e}") from None
-        return memoryview(np.ascontiguousarray(out)).cast("B") if isinstance(out, np.ndarray) else out
+        if len(out) > bound:
+            raise CorruptChunkError(f"codec {self.name!r}: decodes to {len(out)} bytes, more than the {bound} "
+                                    f"bytes a chunk can hold")
+        return out
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -94,21 +109,48 @@ class NumcodecsArrayCodec(_Wrapped, ArrayArrayCodec):
     codec: Any
 
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
-        probe = np.asarray(self.codec.encode(np.zeros(spec.shape, dtype=spec.dtype)))
-        shape = spec.shape if probe.size == spec.size else probe.shape
-        return ChunkSpec(tuple(shape), probe.dtype.newbyteorder("=") if probe.dtype.byteorder == ">" else probe.dtype,
-                         probe.dtype.type(0))
+        """The encoded chunk's spec. zarrsync's own filters say it without encoding
+        (:meth:`~zarrsync.codecs.numcodecs_api.NumcodecsCodec.encoded_layout`); a third party's
+        filter is asked by encoding a chunk of zeros (its code was registered by the caller, so
+        the probe's size is the caller's choice, not the metadata's)."""
+        codec = self.codec
+        if codec.codec_id in OBJECT_CODEC_IDS:  # it turns elements into bytes: never a filter of fixed-size data
+            raise CodecError(f"codec {self.name!r} serialises variable-length elements; it cannot be a filter "
+                             f"(array -> array codec) of {spec.dtype} data")
+        try:
+            layout = codec.encoded_layout(spec.shape, spec.dtype) if isinstance(codec, NumcodecsCodec) else None
+            if layout is None:
+                probe = np.asarray(codec.encode(np.zeros(spec.shape, dtype=spec.dtype)))
+                layout = (spec.shape if probe.size == spec.size else probe.shape), probe.dtype
+        except CodecError:
+            raise
+        except (ValueError, TypeError, OverflowError, ArithmeticError, MemoryError) as e:
+            raise CodecError(f"codec {self.name!r} cannot encode chunks of type {spec.dtype} and shape "
+                             f"{spec.shape}: {e}") from None
+        shape, dtype = layout
+        dtype = dtype.newbyteorder("=") if dtype.byteorder == ">" else dtype
+        return ChunkSpec(tuple(shape), dtype, dtype.type(0))
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
-        out = np.asarray(self.codec.encode(np.ascontiguousarray(chunk)))
+        try:
+            out = np.asarray(self.codec.encode(np.ascontiguousarray(chunk)))
+        except (ValueError, TypeError, OverflowError) as e:
+            if isinstance(e, CodecError):
+                raise
+            raise CodecError(f"codec {self.name!r} cannot encode a chunk of type {chunk.dtype}: {e}") from None
         encoded = self.resolve(spec)
         return out.reshape(encoded.shape) if out.size == encoded.size else out
 
     def decode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
         try:
             out = np.asarray(self.codec.decode(np.ascontiguousarray(chunk)))
+        except _PASS_THROUGH:
+            raise
         except Exception as e:  # noqa: BLE001
             raise CorruptChunkError(f"codec {self.name!r}: {e}") from None
+        if out.size != spec.size and out.nbytes != spec.nbytes:  # a third party's filter may be a bomb too
+            raise CorruptChunkError(f"codec {self.name!r}: decoded {out.size} elements of type {out.dtype}, the "
+                                    f"chunk holds {spec.size} of type {spec.dtype}")
         if out.dtype != spec.dtype:
             # a filter that decodes to raw bytes (shuffle) is reinterpreted, as zarr-python does;
             # one that decodes to values of another type is cast

@@ -93,6 +93,10 @@ class VLenBytes(NumcodecsCodec):
         return fill_out(object_array(unpack_bytes(buf, None, self.codec_id)), out, self.codec_id)
 
 
+#: the widest item type vlen-array accepts (a configured "|S1073741824" would allocate per item)
+_MAX_ITEMSIZE = 1 << 16
+
+
 class VLenArray(NumcodecsCodec):
     """numcodecs ``VLenArray``: each item a 1-d array of ``dtype`` (``None`` written as empty).
 
@@ -108,8 +112,9 @@ class VLenArray(NumcodecsCodec):
             self.dtype = np.dtype(dtype)
         except TypeError:
             raise CodecError(f"codec 'vlen-array': dtype is not a data type: {dtype!r}") from None
-        if self.dtype.hasobject or self.dtype.itemsize == 0:
-            raise CodecError(f"codec 'vlen-array': dtype must be a fixed-size type, got {self.dtype}")
+        if self.dtype.hasobject or not 0 < self.dtype.itemsize <= _MAX_ITEMSIZE:
+            raise CodecError(f"codec 'vlen-array': dtype must be a fixed-size type of at most {_MAX_ITEMSIZE} "
+                             f"bytes, got {self.dtype}")
 
     def get_config(self) -> dict:
         return {"id": self.codec_id, "dtype": self.dtype.str}
@@ -238,6 +243,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+#: json writes ``" " * indent`` per level: a metadata number may not make encoding allocate without bound
+_MAX_INDENT = 1024
+
+
 class JSON(NumcodecsCodec):
     """numcodecs ``JSON`` (id ``json2``): the items, then dtype and shape, as one JSON list."""
 
@@ -260,8 +269,10 @@ class JSON(NumcodecsCodec):
         self.allow_nan = _bool(cid, "allow_nan", allow_nan)
         self.sort_keys = _bool(cid, "sort_keys", sort_keys)
         self.strict = _bool(cid, "strict", strict)
-        if indent is not None and (isinstance(indent, bool) or not isinstance(indent, (int, str))):
-            raise CodecError(f"codec 'json2': indent must be null, an integer or a string, got {indent!r}")
+        # a bool is an int to json (older numcodecs wrote ``indent: true``: one space)
+        if (indent is not None and not isinstance(indent, (int, str))) or (isinstance(indent, int) and indent > _MAX_INDENT):
+            raise CodecError(f"codec 'json2': indent must be null, an integer up to {_MAX_INDENT} or a string, "
+                             f"got {indent!r}")
         self.indent = indent
         if separators is None:  # numcodecs' defaults: compact unless indented
             separators = (",", ":") if indent is None else (", ", ": ")

@@ -7,16 +7,30 @@ class), loaded the first time an unknown name is looked up.
 
 from __future__ import annotations
 
+import os
+import reprlib
 import threading
 from typing import Any
 
-from ..errors import CodecError, UnknownExtensionError
+from ..errors import CodecError, UnknownExtensionError, ZarrsyncError
 from .base import Codec, SkippedCodec
 
 __all__ = ["register", "get_codec_class", "parse_codec", "registered_names"]
 
 _lock = threading.Lock()
 _load_lock = threading.Lock()
+
+
+def _renew_locks_after_fork() -> None:
+    # a thread of the parent may have held them: the child has no such thread to release them
+    global _lock, _load_lock
+    _lock = threading.Lock()
+    _load_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks_after_fork)
+
 _REGISTRY: dict[str, type[Codec]] = {}
 _entry_points_loaded = False
 
@@ -84,7 +98,14 @@ def parse_codec(value: Any) -> Codec:
         if must is False:
             return SkippedCodec(dict(value))
         raise UnknownExtensionError(f"unknown Zarr v3 codec {name!r}")
-    return cls.from_config(config)
+    try:
+        return cls.from_config(config)
+    except ZarrsyncError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError) as e:
+        # the edge where JSON becomes a codec: a codec's own validation that let a value of the
+        # wrong shape through (a number where a list belongs) still gives a named error
+        raise CodecError(f"codec {name!r}: bad configuration {reprlib.repr(config)}: {type(e).__name__}: {e}") from None
 
 
 def _numcodecs_v3(name: str, config: Any) -> Codec:

@@ -17,12 +17,13 @@ value everywhere is not stored: its entry is ``(2**64 - 1, 2**64 - 1)``. zarrsyn
 chunks back to back in Morton (Z) order, dimension 0 in the lowest bit, as zarr-python does, so
 equal shards are equal bytes; readers accept any order and gaps, as the spec requires.
 
-Besides whole-shard ``encode``/``decode``, the codec reads a region of a shard through a
-byte-range reader (:meth:`ShardingCodec.read_region`: the index with one ranged read, then only
-the inner chunks the region touches, near ranges coalesced into one read), and rewrites part of
-a shard (:meth:`ShardingCodec.update`: only the inner chunks touched are decoded and re-encoded;
-the others are copied as bytes). It never sees the store or the pool: the caller hands it a
-reader and holds the shard key's lock.
+Besides whole-shard ``encode``/``decode``, the codec reads a region of a shard from a snapshot
+of the shard object (:meth:`ShardingCodec.read_region`: the index with one ranged read, then only
+the inner chunks the region touches, near ranges coalesced into one read, all as of one version),
+and rewrites part of a shard (:meth:`ShardingCodec.update`: only the inner chunks touched are
+decoded and re-encoded; the others are copied as bytes). It never sees the store or the pool: the
+caller hands it a snapshot, or the whole old shard while it holds the shard key's lock. Every
+index entry is checked against the shard's size before anything is read through it.
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Callable, Sequence
 
 import numpy as np
 
 from ..errors import CodecError, CorruptChunkError
 from ..executor import run_tasks
 from ..indexing import BasicIndexer, assign
-from ..storage.base import ByteRequest, RangeRequest, SuffixRequest
+from ..storage.base import ByteRequest, RangeRequest, Snapshot, SuffixRequest
 from .base import ArrayBytesCodec, ChunkSpec, Codec, check_config
 from .bytes_ import BytesCodec
 from .chain import CodecPipeline, full_of_fill, is_fill
@@ -48,9 +48,6 @@ __all__ = ["ShardingCodec"]
 
 _EMPTY = np.uint64(2**64 - 1)
 _COALESCE_GAP = 16 << 10  # ranges closer than this are fetched with one read
-
-Reader = Callable[[Sequence[ByteRequest]], "list[bytes] | None"]
-
 
 @dataclasses.dataclass(frozen=True)
 class _Bound:
@@ -133,20 +130,32 @@ class ShardingCodec(ArrayBytesCodec):
     def _index_request(self, b: _Bound) -> ByteRequest:
         return SuffixRequest(b.index_size) if self.index_location == "end" else RangeRequest(0, b.index_size)
 
-    def _parse_index(self, b: _Bound, raw, total: int | None) -> np.ndarray:
-        """The index as an (n, 2) uint64 array, checked: entries are both empty or both real,
-        and (when the object's size is known) inside the object."""
+    def _parse_index(self, b: _Bound, raw, total: int) -> np.ndarray:
+        """The index as an (n, 2) uint64 array, checked: every entry is empty (both fields
+        ``2**64 - 1``) or lies inside the ``total``-byte object, so no read or allocation is ever
+        sized by a corrupt entry. The one home of the index checks: whole reads, partial reads and
+        partial writes all come through here."""
         if len(raw) != b.index_size:
             raise CorruptChunkError(f"shard index: expected {b.index_size} bytes, got {len(raw)}")
         index = np.asarray(b.index.decode(raw)).reshape(-1, 2)
-        empty = index == _EMPTY
-        if (empty[:, 0] != empty[:, 1]).any():
-            raise CorruptChunkError("shard index: an entry has only one of offset and size set")
-        if total is not None:
-            real = index[~empty[:, 0]]
-            if real.size and (real[:, 0] + real[:, 1] > total).any():
-                raise CorruptChunkError(f"shard index: an inner chunk lies past the end of the {total}-byte shard")
+        offsets, sizes = index[:, 0], index[:, 1]
+        ends = offsets + sizes  # wraps around 2**64 when too large: then it is below the offset
+        inside = (ends <= np.uint64(total)) & (ends >= offsets)
+        if not (inside | ((offsets == _EMPTY) & (sizes == _EMPTY))).all():
+            self._index_error(index, total)
         return index
+
+    @staticmethod
+    def _index_error(index: np.ndarray, total: int) -> None:
+        """Say what is wrong with the first bad entry of a shard index (off the fast path)."""
+        for i, (offset, size) in enumerate(index.tolist()):
+            empty = (offset == int(_EMPTY), size == int(_EMPTY))
+            if empty[0] != empty[1]:
+                raise CorruptChunkError(f"shard index: entry {i} has only one of offset and size set")
+            if not empty[0] and offset + size > total:
+                raise CorruptChunkError(f"shard index: entry {i} (an inner chunk at offset {offset} of {size} "
+                                        f"bytes) lies past the end of the {total}-byte shard")
+        raise AssertionError("no bad entry found")
 
     def _split(self, b: _Bound, data) -> tuple[np.ndarray, memoryview]:
         view = memoryview(data)
@@ -190,42 +199,38 @@ class ShardingCodec(ArrayBytesCodec):
         return out
 
     # --- part of a shard -----------------------------------------------------------------------------
-    def read_region(self, read: Reader, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
-                    max_workers: int = 1, indexer: type = BasicIndexer) -> bool:
-        """Decode the shard-local ``selection`` into ``dest``, reading only what it needs through
-        ``read`` (a list of byte requests -> a list of bytes, or None if the shard does not
-        exist): the index with one request, then the inner chunks the selection touches, each
-        once, near ones coalesced into one range. Returns False for a missing shard (``dest``
-        untouched).
+    def read_region(self, snapshot: Snapshot, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
+                    max_workers: int = 1, indexer: type = BasicIndexer) -> None:
+        """Decode the shard-local ``selection`` into ``dest``, reading only what it needs from
+        ``snapshot`` (a :class:`~zarrsync.storage.base.Snapshot` of the shard object): the index
+        with one request, then the inner chunks the selection touches, each once, near ones
+        coalesced into one range. Every read comes from the one snapshot, so the index and the
+        inner chunks belong to the same version of the shard however it is being rewritten; a
+        snapshot whose version moves raises ``VersionChangedError`` and the caller starts over.
 
         ``indexer`` is the selection's kind (an indexer class of :mod:`zarrsync.indexing`):
         slices for a basic selection, slices and int arrays for an orthogonal one, one int array
         per axis for a coordinate one; ``dest`` has the shape that kind gives the selection.
         """
         b = self._bind(spec)
-        got = read([self._index_request(b)])
-        if got is None:
-            return False
+        raw = snapshot.read([self._index_request(b)])[0]
         ix = indexer(selection, spec.shape, self.chunk_shape)
-        wanted = self._plan(b, self._parse_index(b, got[0], None), ix, dest, spec)
+        wanted = self._plan(b, self._parse_index(b, raw, snapshot.size), ix, dest, spec)
         if not wanted:
-            return True
+            return
         wanted.sort(key=lambda w: w[0])
         ranges = _coalesce([(w[0], w[0] + w[1]) for w in wanted])
-        blobs = read([RangeRequest(lo, hi) for lo, hi in ranges])
-        if blobs is None:
-            raise CorruptChunkError("the shard disappeared while it was being read")
+        blobs = snapshot.read([RangeRequest(lo, hi) for lo, hi in ranges])
         pieces, r = [], 0
         for offset, nbytes, chunk_sel, out_sel in wanted:
             while offset >= ranges[r][1]:
                 r += 1
             lo = offset - ranges[r][0]
             blob = memoryview(blobs[r])
-            if lo + nbytes > len(blob):
-                raise CorruptChunkError(f"shard index: inner chunk at {offset}+{nbytes} lies past the end of the shard")
+            if lo + nbytes > len(blob):  # the index was checked against the size: the store fell short
+                raise CorruptChunkError(f"shard: inner chunk at {offset}+{nbytes} could not be read in full")
             pieces.append((blob[lo:lo + nbytes], chunk_sel, out_sel))
         self._decode_pieces(b, pieces, dest, max_workers, ix.numpy_index)
-        return True
 
     def decode_region(self, data, selection: tuple, dest: np.ndarray, spec: ChunkSpec, max_workers: int = 1) -> None:
         """Decode the shard-local ``selection`` of a fetched shard object straight into ``dest``."""

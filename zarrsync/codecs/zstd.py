@@ -2,7 +2,9 @@
 
 JSON: ``{"name": "zstd", "configuration": {"level": 0, "checksum": false}}``; level in
 [-131072, 22] (0 = the library default), ``checksum`` optional (default false). zarrsync writes
-both keys, as zarr-python does.
+both keys, as zarr-python does. A Zarr v2 / numcodecs config may hold any integer level
+(numcodecs wrote ``level: 100``): libzstd clamps it to [-131072, 22], and so does
+:func:`clamp_level`; the config keeps the level as written.
 
 Decoding handles frames without a content size and several concatenated frames (which
 python-zstandard's one-shot ``decompress`` does not), and never produces more bytes than a
@@ -24,7 +26,17 @@ from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
 _local = threading.local()
 
 
+LEVEL_MIN, LEVEL_MAX = -131072, 22
+
+
+def clamp_level(level: int) -> int:
+    """The level libzstd compresses at for a configured ``level`` (numcodecs passes any integer
+    to libzstd, which clamps it; python-zstandard refuses levels above 22)."""
+    return min(max(level, LEVEL_MIN), LEVEL_MAX)
+
+
 def _compressor(level: int, checksum: bool) -> zstandard.ZstdCompressor:
+    level = clamp_level(level)
     cache = getattr(_local, "compressors", None)
     if cache is None:
         cache = _local.compressors = {}
@@ -50,15 +62,19 @@ class ZstdCodec(BytesBytesCodec):
     checksum: bool = False
 
     def __post_init__(self):
-        if isinstance(self.level, bool) or not isinstance(self.level, int) or not -131072 <= self.level <= 22:
-            raise CodecError(f"codec 'zstd': level must be an integer in [-131072, 22], got {self.level!r}")
+        # any integer: a v2 compressor config maps here and may hold one out of the v3 range
+        if isinstance(self.level, bool) or not isinstance(self.level, int):
+            raise CodecError(f"codec 'zstd': level must be an integer, got {self.level!r}")
         if not isinstance(self.checksum, bool):
             raise CodecError(f"codec 'zstd': checksum must be true or false, got {self.checksum!r}")
 
     @classmethod
     def from_config(cls, config):
         config = check_config(cls.name, config, {"level", "checksum"}, {"level"})
-        return cls(config["level"], config.get("checksum", False))
+        level = config["level"]
+        if isinstance(level, int) and not isinstance(level, bool) and not LEVEL_MIN <= level <= LEVEL_MAX:
+            raise CodecError(f"codec 'zstd': level must be an integer in [{LEVEL_MIN}, {LEVEL_MAX}], got {level!r}")
+        return cls(level, config.get("checksum", False))
 
     def to_config(self):
         return {"level": self.level, "checksum": self.checksum}

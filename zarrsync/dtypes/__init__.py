@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import threading
 from typing import Any
 
@@ -50,6 +51,17 @@ __all__ = [
 
 # --- registry -----------------------------------------------------------------------------------
 _registry_lock = threading.Lock()
+
+
+def _renew_lock_after_fork() -> None:
+    # a thread of the parent may have held it: the child has no such thread to release it
+    global _registry_lock
+    _registry_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock_after_fork)
+
 _REGISTRY: dict[str, Any] = {}
 _NUMPY_HOOKS: list[type] = []  # registered classes with a from_numpy classmethod
 _entry_points_loaded = False

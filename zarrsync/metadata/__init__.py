@@ -18,11 +18,17 @@ META_KEY = "zarr.json"
 
 
 def loads(data: bytes, key: str = META_KEY) -> Any:
-    """Decode a metadata document (bare NaN/Infinity tokens are tolerated, as in attributes)."""
+    """Decode a metadata document (bare NaN/Infinity tokens are tolerated, as in attributes).
+
+    Nesting deeper than the interpreter's recursion limit (``[`` repeated 100000 times) is
+    refused here, at the edge, like any other malformed document.
+    """
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise MetadataError(f"{key}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise MetadataError(f"{key}: JSON nested too deeply") from None
 
 
 def dumps(doc: dict) -> bytes:

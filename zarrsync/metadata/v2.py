@@ -23,7 +23,6 @@ numcodecs-compatible codec (:mod:`zarrsync.codecs.numcodecs_builtin`, or one reg
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from ..dtypes import BytesType, DataType, ObjectType, StringType
 from ..dtypes.variable import fill_key, is_variable_length_dtype
 from ..errors import MetadataError, UnknownExtensionError
 from .keys import ChunkKeyEncoding
+from .v3 import grid_shape
 from .v2_dtype import parse_v2_dtype, v2_fill_from_json, v2_fill_to_json, v2_typestr
 
 __all__ = [
@@ -105,7 +105,7 @@ class ArrayMetadataV2:
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
-        return tuple(math.ceil(s / c) for s, c in zip(self.shape, self.chunk_shape))
+        return grid_shape(self.shape, self.chunk_shape)
 
     @property
     def chunk_key_encoding(self) -> ChunkKeyEncoding:

@@ -11,8 +11,11 @@ or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; complex ``[re, im]``; ``U`` a pla
 ``M``/``m`` the int64 count (NaT is -9223372036854775808; ``"NaT"`` is read too); ``S``, ``V``
 and structured dtypes base64 of the element's bytes as stored (structured fields in the
 typestr's byte order). ``S`` fills are written with all ``itemsize`` bytes (tensorstore requires
-that; zarr-python reads it), and read stripped or not; COMPAT (zarr 2.x): an ``S`` fill that is
-not base64 (e.g. ``0``) is used as it is, as its ASCII text.
+that; zarr-python reads it), and read stripped or not. COMPAT (zarr 2.x before 2.11 wrote
+``fill_value: 0`` for every type): an ``S`` fill that is not base64 (e.g. ``0``) is used as its
+ASCII text (``b"0"``) and a ``U`` fill that is a number as its text (``"0"``), which is what
+zarr 2 read them as (numpy's conversion of the number); a bool fill of ``0`` / ``1`` is
+``false`` / ``true``.
 
 >>> parse_v2_dtype([["x", "<f4"], ["y", "|S2"]])[0].to_json()["configuration"]["fields"][0]
 {'name': 'x', 'data_type': 'float32'}
@@ -172,9 +175,7 @@ def v2_fill_from_json(data_type: DataType, endian: str | None, value: Any) -> An
                 raw = str(value).encode("ascii", "replace")
             return data_type.cast_fill(raw)
         if kind == "U":
-            if not isinstance(value, str):
-                raise ValueError("a U fill value is a string")
-            return data_type.cast_fill(value)
+            return data_type.cast_fill(_legacy_text_fill(value))
         if kind in "Mm":
             return data_type.fill_from_json(value)
         if kind == "c":
@@ -187,7 +188,9 @@ def v2_fill_from_json(data_type: DataType, endian: str | None, value: Any) -> An
                 raise ValueError("only 'NaN', 'Infinity' and '-Infinity' are allowed as strings")
             return dt.type(_SPECIAL_FLOATS[value])
         if kind == "b" and not isinstance(value, bool):
-            raise ValueError("a bool fill value is true or false")
+            if value not in (0, 1) or isinstance(value, float):  # COMPAT zarr 2.x wrote 0 (and 1)
+                raise ValueError("a bool fill value is true or false (or 0 / 1, as zarr 2.x wrote)")
+            value = bool(value)
         if kind in "iu" and (isinstance(value, bool) or not isinstance(value, int)):
             if not (isinstance(value, float) and value.is_integer()):
                 raise ValueError("an integer fill value is an integer")
@@ -195,6 +198,17 @@ def v2_fill_from_json(data_type: DataType, endian: str | None, value: Any) -> An
         return data_type.cast_fill(value)
     except (ValueError, TypeError, binascii.Error, ZarrsyncError) as e:
         raise FillValueError(f".zarray fill_value {value!r} is not valid for {data_type.name}: {e}") from None
+
+
+def _legacy_text_fill(value: Any) -> str:
+    """A ``U`` fill value: a string; COMPAT (zarr 2.x before 2.11): a number, e.g. ``0``, which zarr
+    2 kept as it was and numpy turned into its text (``np.full(n, 0, "<U4")`` holds ``"0"``), the
+    same way an ``S`` fill of ``0`` reads as ``b"0"``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError("a U fill value is a string (or a number, as zarr 2.x wrote)")
 
 
 def v2_fill_to_json(data_type: DataType, endian: str | None, value: Any) -> Any:

@@ -13,7 +13,6 @@ codec has no ``endian`` is read as little-endian, with a warning; rewriting its 
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from typing import Any
 
@@ -86,7 +85,7 @@ class ArrayMetadata:
     @property
     def grid_shape(self) -> tuple[int, ...]:
         """Chunks per dimension (0 where the dimension is empty)."""
-        return tuple(math.ceil(s / c) for s, c in zip(self.shape, self.chunk_shape))
+        return grid_shape(self.shape, self.chunk_shape)
 
     def chunk_spec(self) -> ChunkSpec:
         """What every chunk holds (edge chunks are stored full size, so there is one spec)."""
@@ -130,6 +129,12 @@ class GroupMetadata:
 def _check_shape(field: str, value, minimum: int) -> None:
     if not isinstance(value, tuple) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value):
         raise MetadataError(f"{field} must be a list of integers >= {minimum}, got {value!r}")
+
+
+def grid_shape(shape: tuple[int, ...], chunk_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Chunks per dimension, in integer arithmetic (``math.ceil(s / c)`` rounds through a float:
+    wrong above 2 ** 53 and OverflowError above 1e308)."""
+    return tuple(-(-s // c) for s, c in zip(shape, chunk_shape))
 
 
 def _int_list(doc: dict, field: str, value) -> tuple[int, ...]:

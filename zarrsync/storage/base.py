@@ -12,6 +12,7 @@ Byte ranges are requested with :class:`RangeRequest` (``[start, end)``),
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from typing import Iterable, Iterator, Sequence
 
@@ -380,3 +381,13 @@ class Store:
 
 
 _SET_IF_ABSENT_LOCK = threading.Lock()
+
+
+def _renew_lock_after_fork() -> None:
+    # a thread of the parent may have held it: the child has no such thread to release it
+    global _SET_IF_ABSENT_LOCK
+    _SET_IF_ABSENT_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock_after_fork)

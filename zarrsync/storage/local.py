@@ -2,16 +2,36 @@
 
 Writes are atomic: the value goes to a temporary file in the target's directory, which then
 replaces the target with ``os.replace``. A reader sees the old file or the new one, never a torn
-one, and an interrupted write leaves the old value in place. Temporary files carry the marker
-``.__zarrsync_tmp__`` in their names and are never listed.
+one, and an interrupted write leaves the old value in place. Temporary files are named
+``.__zarrsync_tmp__<pid>.<random>.<n>`` (short, whatever the key, so any key whose segments the
+file system accepts can be stored); names holding that marker are never listed, and keys holding
+it are refused.
 
 Keys are validated (:func:`~zarrsync.storage.base.validate_key`): ``..`` segments, absolute paths
 and backslashes are rejected, so no key reaches outside the root.
+
+Symbolic links: **a link is followed only when it resolves inside the root.** Nothing is read
+or written outside it:
+
+- a read (``get``, ``get_ranges``, ``get_into``, ``snapshot``, ``exists``, ``getsize``) of a key
+  whose path leaves the root through a link, in a directory or as the file itself, raises
+  :class:`~zarrsync.errors.InvalidKeyError` naming the key; a write or delete through a
+  directory link that leaves the root raises the same (writing or deleting a key that is itself
+  a link replaces or removes the link, never its target);
+- listings skip links that leave the root and do not descend into links to directories (no
+  loops, no key listed twice); a key below such a link inside the root still reads and writes;
+- the root itself may be a link: it is resolved once, when the store is made.
+
+It costs nothing on the common path: the final component is opened with ``O_NOFOLLOW`` (only a
+link, refused with ``ELOOP``, is resolved with ``realpath``), and each directory is resolved once
+per store and remembered. What is checked is the tree as it is when the store first meets a
+directory: someone who can replace a directory by a link while the store is in use is beyond
+what this check defends against.
 """
 
 from __future__ import annotations
 
-import functools
+import errno
 import os
 import shutil
 import stat
@@ -19,12 +39,41 @@ import threading
 from typing import Iterator
 
 from ..errors import InvalidKeyError, StoreError
+from ..executor import renew_after_fork
 from .base import (
     ByteRequest, OffsetRequest, RangeRequest, Snapshot, Store, SuffixRequest, _validate_prefix,
     clip_request, validate_key,
 )
 
 _TMP_MARK = ".__zarrsync_tmp__"
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_READ = os.O_RDONLY | _O_BINARY | _O_NOFOLLOW
+_LINK_ERRNOS = {errno.ELOOP, getattr(errno, "EMLINK", errno.ELOOP)}  # FreeBSD says EMLINK
+_MAX_KNOWN_DIRS = 1 << 16
+_MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+
+
+class _KnownDirs:
+    """Directories (relative to the root) already resolved and found inside it: one per store,
+    shared by its views. Only ever grows (cleared when it gets large), so a racing reader that
+    misses a fresh entry merely resolves the directory again."""
+
+    __slots__ = ("lock", "dirs", "__weakref__")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.dirs: set[str] = set()
+        renew_after_fork(self)
+
+    def _after_fork(self) -> None:
+        self.lock = threading.Lock()
+
+    def add(self, rel: str) -> None:
+        with self.lock:
+            if len(self.dirs) >= _MAX_KNOWN_DIRS:
+                self.dirs.clear()
+            self.dirs.add(rel)
 
 
 class LocalStore(Store):
@@ -33,7 +82,8 @@ class LocalStore(Store):
     Parameters
     ----------
     root : str or Path
-        The directory (created on the first write if it does not exist).
+        The directory (created on the first write if it does not exist). It may be a symbolic
+        link; links below it are followed only when they stay inside it (see the module notes).
     read_only : bool
         Refuse writes.
     fsync : bool
@@ -54,48 +104,128 @@ class LocalStore(Store):
         self.fsync = bool(fsync)
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise StoreError(f"LocalStore root {self.root!r} exists and is not a directory")
+        self._real_root = os.path.realpath(self.root)
+        self._inside_prefix = self._real_root.rstrip(os.sep) + os.sep
+        self._known = _KnownDirs()
+        self._known_dirs = self._known.dirs  # the same set (cleared, never replaced): one lookup less
 
     def __repr__(self) -> str:
         return f"LocalStore({self.root!r}{', read_only=True' if self.read_only else ''})"
 
+    def __getstate__(self):
+        return {"root": self.root, "read_only": self._read_only, "fsync": self.fsync}
+
+    def __setstate__(self, state):
+        self.__init__(state["root"], read_only=state["read_only"], fsync=state["fsync"])
+
     def lock_id(self) -> tuple:
         return ("file", self._real_root)
-
-    @functools.cached_property
-    def _real_root(self) -> str:
-        return os.path.realpath(self.root)
 
     def location(self, key: str) -> tuple:
         return ("file", self._real_root + "/" + key)
 
+    # --- paths and the symlink policy -----------------------------------------------------------
     def _path(self, key: str) -> str:
+        """The file path of a valid key, once its directory is known to resolve inside the root
+        (a set lookup on the common path)."""
         # a key holding the temp marker could be written but never listed
         if _TMP_MARK in key:
             raise InvalidKeyError(f"invalid store key {key!r}: {_TMP_MARK!r} is reserved for temporary files")
+        i = key.rfind("/")
+        if i > 0 and key[:i] not in self._known_dirs:
+            self._check_dir(key[:i], key)
         return self.root + "/" + key
+
+    def _inside(self, real: str) -> bool:
+        return real == self._real_root or real.startswith(self._inside_prefix)
+
+    def _dir_inside(self, rel: str) -> bool:
+        """True if the directory ``rel`` (existing or not) resolves inside the root."""
+        if not rel or rel in self._known_dirs:
+            return True
+        if not self._inside(os.path.realpath(self.root + "/" + rel)):
+            return False
+        self._known.add(rel)
+        return True
+
+    def _check_dir(self, rel: str, key: str) -> None:
+        if not self._dir_inside(rel):
+            raise InvalidKeyError(f"store key {key!r} leads outside the store root {self.root!r} "
+                                  f"through a symbolic link")
+
+    def _resolve_link(self, path: str, key: str) -> str:
+        """The real path of a key whose file is a symbolic link, if it stays inside the root."""
+        real = os.path.realpath(path)
+        if not self._inside(real):
+            raise InvalidKeyError(f"store key {key!r} is a symbolic link leading outside the store "
+                                  f"root {self.root!r}")
+        return real
+
+    def _open(self, key: str) -> int | None:
+        """A read-only descriptor of a key's file, or None if it is missing. The common case is
+        one ``open``; a link (refused by ``O_NOFOLLOW``) is resolved and followed if it stays
+        inside the root."""
+        path = self._path(key)
+        try:
+            return os.open(path, _O_READ) if _O_NOFOLLOW else self._open_link(path, key)
+        except _MISSING:
+            return None
+        except OSError as e:
+            if e.errno not in _LINK_ERRNOS:
+                raise
+        return self._open_link(path, key)
+
+    def _open_link(self, path: str, key: str) -> int | None:
+        """Open a key's file that is (or may be) a link: only if it resolves inside the root."""
+        try:
+            return os.open(self._resolve_link(path, key), _O_READ)
+        except _MISSING:
+            return None
+
+    def _stat(self, key: str) -> os.stat_result | None:
+        """The ``stat`` of a key's regular file (a link inside the root is followed), or None."""
+        path = self._path(key)
+        try:
+            st = os.stat(path, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                st = os.stat(self._resolve_link(path, key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None  # a directory is not a key
 
     # --- reading --------------------------------------------------------------------------------
     def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
-        path = self._path(key)
+        # the hot path: _open inlined for its common case (one open, no link)
+        try:
+            fd = os.open(self._path(key), _O_READ) if _O_NOFOLLOW else self._open(key)
+        except _MISSING:
+            return None
+        except OSError as e:
+            if e.errno not in _LINK_ERRNOS:
+                raise
+            fd = self._open(key)
+        if fd is None:
+            return None
         try:
             if byte_range is None:
-                return _read_file(path)
-            with open(path, "rb", buffering=0) as f:
-                return _read_range(f, byte_range)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return _read_all(fd)
+            size = _regular_size(fd)
+            if size is None:
+                return None
+            return _read_range(fd, byte_range, size)
+        except IsADirectoryError:
             return None
+        finally:
+            os.close(fd)
 
     def get_into(self, key: str, out: memoryview) -> int | None:
-        path = self._path(validate_key(key))
-        try:
-            fd = os.open(path, os.O_RDONLY | _O_BINARY)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = self._open(validate_key(key))
+        if fd is None:
             return None
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
+            size = _regular_size(fd)
+            if size is None:
                 return None  # a directory is not a value
-            size = st.st_size
             if size != len(out):
                 return size
             pos = 0
@@ -109,53 +239,53 @@ class LocalStore(Store):
             os.close(fd)
 
     def snapshot(self, key: str) -> Snapshot | None:
-        path = self._path(validate_key(key))
-        try:
-            fd = os.open(path, os.O_RDONLY | _O_BINARY)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = self._open(validate_key(key))
+        if fd is None:
             return None
         try:
-            st = os.fstat(fd)
+            size = _regular_size(fd)
         except BaseException:
             os.close(fd)
             raise
-        if not stat.S_ISREG(st.st_mode):
+        if size is None:
             os.close(fd)
             return None
-        return _FileSnapshot(fd, st.st_size)
+        return _FileSnapshot(fd, size)
 
     def get_ranges(self, key: str, ranges) -> list[bytes] | None:
-        validate_key(key)
-        try:
-            with open(self._path(key), "rb", buffering=0) as f:
-                return [_read_range(f, r) for r in ranges]
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        fd = self._open(validate_key(key))
+        if fd is None:
             return None
+        try:
+            size = _regular_size(fd)
+            if size is None:
+                return None
+            return [_read_range(fd, r, size) for r in ranges]
+        finally:
+            os.close(fd)
 
     def exists(self, key: str) -> bool:
-        return os.path.isfile(self._path(validate_key(key)))
+        return self._stat(validate_key(key)) is not None
 
     def getsize(self, key: str) -> int | None:
-        try:
-            st = os.stat(self._path(validate_key(key)))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        return st.st_size if stat.S_ISREG(st.st_mode) else None  # a directory is not a key
+        st = self._stat(validate_key(key))
+        return None if st is None else st.st_size
 
     # --- writing --------------------------------------------------------------------------------
     def _write_temp(self, path: str, value) -> str:
+        directory = path[:path.rindex("/")]
         made_dirs = False
         while True:
-            tmp = _temp_name(path)
+            tmp = _temp_name(directory)
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
                 break
             except FileExistsError:
                 continue  # a stale temp file of a dead thread with the same name: take the next
             except FileNotFoundError:
                 if made_dirs:
                     raise
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.makedirs(directory, exist_ok=True)
                 made_dirs = True
         try:
             view = memoryview(value)
@@ -177,7 +307,7 @@ class LocalStore(Store):
         path = self._path(key)
         tmp = self._write_temp(path, value)
         try:
-            os.replace(tmp, path)
+            os.replace(tmp, path)  # replaces a link itself, never its target
         except BaseException:
             _unlink_quietly(tmp)
             raise
@@ -198,7 +328,7 @@ class LocalStore(Store):
     def _delete(self, key: str) -> None:
         path = self._path(key)
         try:
-            _unlink_quietly(path)
+            _unlink_quietly(path)  # a link is removed, never its target
         except (IsADirectoryError, PermissionError):
             if not os.path.isdir(path):  # a directory is a prefix, not a key: nothing to delete
                 raise
@@ -208,6 +338,7 @@ class LocalStore(Store):
         if prefix == "" or prefix.endswith("/"):
             if prefix:
                 validate_key(prefix[:-1])
+                self._check_dir(prefix[:-1], prefix)
             target = self.root if not prefix else self._path(prefix[:-1])
             if not os.path.isdir(target):
                 return
@@ -218,7 +349,7 @@ class LocalStore(Store):
                     else:
                         _unlink_quietly(entry.path)
             else:
-                shutil.rmtree(target, ignore_errors=True)
+                shutil.rmtree(target, ignore_errors=True)  # refuses a link, never follows one
             return
         super().delete_prefix(prefix)
 
@@ -226,8 +357,10 @@ class LocalStore(Store):
     def _list_prefix(self, prefix: str) -> Iterator[str]:
         # walk only the deepest directory that the prefix names
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+        if base and (_TMP_MARK in base or not self._dir_inside(base[:-1])):
+            return
         start = self.root + ("/" + base[:-1] if base else "")
-        for rel in _walk(start, base):
+        for rel in self._walk(start, base):
             if rel.startswith(prefix):
                 yield rel
 
@@ -235,17 +368,47 @@ class LocalStore(Store):
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         _validate_prefix(prefix)
+        if prefix and (_TMP_MARK in prefix or not self._dir_inside(prefix[:-1])):
+            return
         try:
-            entries = list(os.scandir(self._path(prefix[:-1]) if prefix else self.root))
+            entries = list(os.scandir(self.root + "/" + prefix[:-1] if prefix else self.root))
         except (FileNotFoundError, NotADirectoryError):
             return
         for entry in entries:
             if _TMP_MARK in entry.name:
                 continue
+            if entry.is_symlink():
+                if self._link_target(entry.path) is not None:
+                    yield entry.name
+                continue
             # deletes leave empty directories behind; they hold no key, so they are no name
-            if entry.is_dir(follow_symlinks=False) and next(_walk(entry.path, ""), None) is None:
+            if entry.is_dir(follow_symlinks=False) and next(self._walk(entry.path, ""), None) is None:
                 continue
             yield entry.name
+
+    def _link_target(self, path: str) -> str | None:
+        """The real path a link in a listing leads to, or None if it leaves the root."""
+        real = os.path.realpath(path)
+        return real if self._inside(real) else None
+
+    def _walk(self, directory: str, rel: str) -> Iterator[str]:
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if _TMP_MARK in entry.name:
+                continue
+            if entry.is_symlink():
+                # a link is a key if it leads to a file inside the root; links to directories are
+                # not descended into (no loops, no key listed twice)
+                real = self._link_target(entry.path)
+                if real is not None and os.path.isfile(real):
+                    yield rel + entry.name
+            elif entry.is_dir(follow_symlinks=False):
+                yield from self._walk(entry.path, rel + entry.name + "/")
+            else:
+                yield rel + entry.name
 
 
 class _FileSnapshot(Snapshot):
@@ -272,6 +435,8 @@ class _FileSnapshot(Snapshot):
 
 
 def _pread_all(fd: int, n: int, offset: int) -> bytes:
+    if n <= 0:
+        return b""
     data = os.pread(fd, n, offset)
     if len(data) == n or not data:
         return data
@@ -283,45 +448,47 @@ def _pread_all(fd: int, n: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
+def _regular_size(fd: int) -> int | None:
+    """The size of an open regular file; None for anything else (a directory is not a value)."""
+    st = os.fstat(fd)
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
 _tmp_local = threading.local()
 
 
-def _temp_name(path: str) -> str:
-    """A name beside ``path`` that no other process or thread uses: pid, a random per-thread
-    prefix and a per-thread counter (cheaper than a uuid per write)."""
+def _temp_name(directory: str) -> str:
+    """A short name in ``directory`` that no other process or thread uses: pid, a random
+    per-thread prefix and a per-thread counter (cheaper than a uuid per write). It does not
+    grow with the key, so a key with a 255-byte last segment still has room for its temp file."""
     local = _tmp_local
     n = getattr(local, "n", None)
     if n is None:
         local.prefix = os.urandom(6).hex()
         n = 0
     local.n = n + 1
-    return f"{path}{_TMP_MARK}{os.getpid()}.{local.prefix}.{n}"
+    return f"{directory}/{_TMP_MARK}{os.getpid()}.{local.prefix}.{n}"
 
 
 _HEAD = 1 << 16
-_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
-def _read_file(path: str) -> bytes:
+def _read_all(fd: int) -> bytes:
     """A whole file's bytes. Small files (the common chunk) take one ``read``; a large one is
     re-read from the start with one read of its full size, which returns ``bytes`` without a
     join or an extra copy."""
-    fd = os.open(path, os.O_RDONLY | _O_BINARY)
-    try:
-        head = os.read(fd, _HEAD)
-        if len(head) < _HEAD:
-            return head
-        size = os.fstat(fd).st_size
-        os.lseek(fd, 0, os.SEEK_SET)
-        data = os.read(fd, size + 1)
-        if len(data) == size:
-            return data
-        parts = [data]  # a short read (over 2 GiB on Linux), or the file grew meanwhile
-        while part := os.read(fd, 1 << 24):
-            parts.append(part)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
+    head = os.read(fd, _HEAD)
+    if len(head) < _HEAD:
+        return head
+    size = os.fstat(fd).st_size
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    parts = [data]  # a short read (over 2 GiB on Linux), or the file grew meanwhile
+    while part := os.read(fd, 1 << 24):
+        parts.append(part)
+    return b"".join(parts)
 
 
 _HAVE_READV = hasattr(os, "readv")
@@ -333,34 +500,13 @@ def _read_into(fd: int, view: memoryview) -> int:
     return len(data)
 
 
-def _read_range(f, r: ByteRequest) -> bytes:
-    if isinstance(r, RangeRequest):
-        f.seek(r.start)
-        return f.read(r.end - r.start)
-    if isinstance(r, OffsetRequest):
-        f.seek(r.offset)
-        return f.readall()
-    if isinstance(r, SuffixRequest):
-        if r.suffix == 0:
-            return b""
-        size = os.fstat(f.fileno()).st_size
-        f.seek(max(size - r.suffix, 0))
-        return f.readall()
-    raise StoreError(f"unknown byte request {r!r}")
-
-
-def _walk(directory: str, rel: str) -> Iterator[str]:
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
-        if _TMP_MARK in entry.name:
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path, rel + entry.name + "/")
-        else:
-            yield rel + entry.name
+def _read_range(fd: int, r: ByteRequest, size: int) -> bytes:
+    """One byte request of a file of ``size`` bytes, clipped to it first: a hostile offset never
+    reaches ``pread`` (no OverflowError, no allocation past the file)."""
+    if not isinstance(r, (RangeRequest, OffsetRequest, SuffixRequest)):
+        raise StoreError(f"unknown byte request {r!r}")
+    start, stop = clip_request(r, size)
+    return _pread_all(fd, stop - start, start)
 
 
 def _unlink_quietly(path: str) -> None:
@@ -368,5 +514,3 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except (FileNotFoundError, NotADirectoryError):
         pass
-
-
