@@ -35,7 +35,7 @@ import zarrsync
 from zarrsync.codecs import ShardingCodec
 from zarrsync.errors import CorruptChunkError
 from zarrsync.storage import LocalStore, Store
-from zarrsync.storage.base import OffsetRequest, RangeRequest, SuffixRequest
+from zarrsync.storage.base import OffsetRequest, RangeRequest, Snapshot, SuffixRequest
 
 pytestmark = pytest.mark.zarr_python
 
@@ -143,6 +143,29 @@ class CountingStore(Store):
         with self._lk:
             self.log.append((key, byte_range, None if value is None else len(value)))
         return value
+
+    def snapshot(self, key):
+        """The inner store's snapshot, its reads logged like ``get``'s (a missing key: one failed read)."""
+        snap = self.inner.snapshot(key)
+        if snap is None:
+            with self._lk:
+                self.log.append((key, None, None))
+            return None
+        store = self
+
+        class Logged(Snapshot):
+            size = snap.size
+
+            def read(self, ranges):
+                parts = snap.read(ranges)
+                with store._lk:
+                    store.log.extend((key, r, len(p)) for r, p in zip(ranges, parts))
+                return parts
+
+            def close(self):
+                snap.close()
+
+        return Logged()
 
     def _set(self, key, value):
         self.inner.set(key, value)

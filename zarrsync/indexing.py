@@ -137,66 +137,67 @@ def normalize_basic_selection(selection: Any, ndim: int, arrays: bool = False) -
 _EAGER_ENTRIES = 4096
 
 
+def _range_count(start: int, step: int, n: int, c: int) -> int:
+    """How many chunks the elements ``start + j*step`` (``j < n``, ``step > 0``) touch: with
+    ``step < c`` every chunk from the first element's to the last's holds at least one element
+    (consecutive elements are closer than a chunk); with ``step >= c`` each has a chunk of its own."""
+    if n == 0:
+        return 0
+    return n if step >= c else (start + (n - 1) * step) // c - start // c + 1
+
+
+def _range_entry(start: int, step: int, n: int, dim_len: int, c: int, reverse: bool, m: int) -> DimEntry:
+    """The ``m``-th chunk entry ``(grid_index, chunk_sel, out_sel, complete)``, in increasing chunk
+    order, of an axis indexed by ``start + j*step`` (see :func:`_range_count`). ``reverse``: the
+    selection runs downwards (a negative slice step) and the output positions count backwards."""
+    if step >= c:
+        i = start + m * step
+        k = i // c
+        cs, ce, j0, j1 = i - k * c, i - k * c + 1, m, m + 1
+    else:
+        k = start // c + m
+        lo = k * c
+        hi = min(lo + c, dim_len)
+        j0 = max(0, -(-(lo - start) // step))
+        j1 = min(n, -(-(hi - start) // step))
+        cs, ce = start + j0 * step - lo, start + (j1 - 1) * step - lo + 1
+    complete = step == 1 and cs == 0 and ce == min(c, dim_len - k * c)
+    if reverse:
+        hi_, lo_ = n - 1 - j0, n - 1 - j1
+        return (k, slice(cs, ce, step), slice(hi_, lo_ if lo_ >= 0 else None, -1), complete)
+    return (k, slice(cs, ce, step), slice(j0, j1), complete)
+
+
 class _RangeEntries(Sequence):
-    """The entries of one axis indexed by ``start + j*step`` (``j < n``, ``step > 0``), the ``m``-th
-    computed on demand: ``(grid_index, chunk_sel, out_sel, complete)`` in increasing chunk order.
+    """The entries of a long axis (:func:`_range_entry`), each computed when asked for."""
 
-    With ``step < c`` every chunk from the first element's to the last's holds at least one
-    element (consecutive elements are closer than a chunk), so the ``m``-th entry is chunk
-    ``first + m``; with ``step >= c`` each element has a chunk of its own. ``reverse``: the
-    selection runs downwards (a negative slice step) and the output positions count backwards.
-    """
+    __slots__ = ("args", "length")
 
-    __slots__ = ("start", "step", "n", "dim_len", "c", "reverse", "first", "length")
-
-    def __init__(self, start: int, step: int, n: int, dim_len: int, c: int, reverse: bool):
-        self.start, self.step, self.n, self.dim_len, self.c, self.reverse = start, step, n, dim_len, c, reverse
-        self.first = start // c
-        if n == 0:
-            self.length = 0
-        elif step >= c:
-            self.length = n
-        else:
-            self.length = (start + (n - 1) * step) // c - self.first + 1
+    def __init__(self, args: tuple, length: int):
+        self.args, self.length = args, length
 
     def __len__(self) -> int:
         return self.length
 
     def __getitem__(self, m):
         if isinstance(m, slice):
-            return [self._entry(i) for i in range(*m.indices(self.length))]
+            return [_range_entry(*self.args, i) for i in range(*m.indices(self.length))]
         if m < 0:
             m += self.length
         if not 0 <= m < self.length:
             raise IndexError(m)
-        return self._entry(m)
+        return _range_entry(*self.args, m)
 
     def __iter__(self) -> Iterator[DimEntry]:
-        return map(self._entry, range(self.length))
-
-    def _entry(self, m: int) -> DimEntry:
-        start, step, n, c = self.start, self.step, self.n, self.c
-        if step >= c:
-            i = start + m * step
-            k = i // c
-            cs, ce, j0, j1 = i - k * c, i - k * c + 1, m, m + 1
-        else:
-            k = self.first + m
-            lo = k * c
-            hi = min(lo + c, self.dim_len)
-            j0 = max(0, -(-(lo - start) // step))
-            j1 = min(n, -(-(hi - start) // step))
-            cs, ce = start + j0 * step - lo, start + (j1 - 1) * step - lo + 1
-        complete = step == 1 and cs == 0 and ce == min(c, self.dim_len - k * c)
-        if self.reverse:
-            hi_, lo_ = n - 1 - j0, n - 1 - j1
-            return (k, slice(cs, ce, step), slice(hi_, lo_ if lo_ >= 0 else None, -1), complete)
-        return (k, slice(cs, ce, step), slice(j0, j1), complete)
+        args = self.args
+        return (_range_entry(*args, m) for m in range(self.length))
 
 
 def _range_entries(start: int, step: int, n: int, dim_len: int, c: int, reverse: bool) -> Sequence:
-    entries = _RangeEntries(start, step, n, dim_len, c, reverse)
-    return list(entries) if len(entries) <= _EAGER_ENTRIES else entries
+    count = _range_count(start, step, n, c)
+    if count > _EAGER_ENTRIES:
+        return _RangeEntries((start, step, n, dim_len, c, reverse), count)
+    return [_range_entry(start, step, n, dim_len, c, reverse, m) for m in range(count)]
 
 
 class ProductItems(Sequence):

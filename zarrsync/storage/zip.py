@@ -15,8 +15,8 @@ began, so the key keeps its previous value and the session's earlier writes stay
 fails leaves the old archive in place (the session's writes are lost, and the error says so).
 A store dropped without :meth:`~ZipStore.close` publishes nothing (its copy is removed when it
 is garbage collected or the program ends). A writer killed before its close leaves its
-temporary copy behind; it is never read as the archive (delete it at leisure). Appending to a large archive therefore costs one copy of it per
-session: the price of never destroying it.
+temporary copy behind; it is never read as the archive (delete it at leisure). Appending to a
+large archive therefore costs one copy of it per session: the price of never destroying it.
 
 Open one writable ``ZipStore`` per archive at a time: each session replaces the archive with
 its own copy on close, so two writers open at once lose each other's entries. Views
