@@ -537,9 +537,11 @@ _PROBE_MAX = 1 << 20
 
 
 def _number(codec_id: str, name: str, value: Any, dtype: np.dtype) -> Any:
-    """A scale or offset that numpy can combine with arrays of ``dtype`` without overflowing:
-    a Python int must fit an integer ``dtype`` (numpy raises OverflowError otherwise), and every
-    number must be a finite float."""
+    """A scale or offset as arithmetic with arrays of ``dtype`` uses it: a finite number (else
+    ``CodecError``). A Python int that does not fit an integer ``dtype`` (an ``offset: -1`` on
+    unsigned data, which numpy 1 accepted) is used as a float: numpy 2 would raise
+    ``OverflowError`` for it, numcodecs' decoding works in floats anyway, and so the data reads
+    as numcodecs reads it."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise CodecError(f"codec {codec_id!r}: {name} must be a number, got {value!r}")
     try:
@@ -550,7 +552,7 @@ def _number(codec_id: str, name: str, value: Any, dtype: np.dtype) -> Any:
     if isinstance(value, int) and dtype.kind in "iu":
         info = np.iinfo(dtype)
         if not info.min <= value <= info.max:
-            raise CodecError(f"codec {codec_id!r}: {name} {value!r} does not fit the data type {dtype}")
+            return float(value)
     return value
 
 
@@ -601,8 +603,9 @@ class FixedScaleOffset(_Elementwise, NumcodecsCodec):
 
     def __init__(self, offset: float, scale: float, dtype: Any, astype: Any = None):
         self.dtype = _dtype(self.codec_id, "dtype", dtype)
-        self.offset = _number(self.codec_id, "offset", offset, self.dtype)
-        self.scale = _number(self.codec_id, "scale", scale, self.dtype)
+        self.offset, self.scale = offset, scale  # as configured; the arithmetic uses the checked ones
+        self._offset = _number(self.codec_id, "offset", offset, self.dtype)
+        self._scale = _number(self.codec_id, "scale", scale, self.dtype)
         self.astype = self.dtype if astype is None else _dtype(self.codec_id, "astype", astype)
         if self.dtype.hasobject or self.astype.hasobject:
             raise CodecError("codec 'fixedscaleoffset': object arrays are not supported")
@@ -613,12 +616,12 @@ class FixedScaleOffset(_Elementwise, NumcodecsCodec):
 
     def encode(self, buf):
         arr = _typed(self.codec_id, buf, self.dtype)
-        enc = np.around((arr - self.offset) * self.scale)
+        enc = np.around((arr - self._offset) * self._scale)
         return enc.astype(self.astype, copy=False)
 
     def decode(self, buf, out=None):
         enc = _typed(self.codec_id, buf, self.astype)
-        dec = ((enc / self.scale) + self.offset).astype(self.dtype, copy=False)
+        dec = ((enc / self._scale) + self._offset).astype(self.dtype, copy=False)
         return fill_out(dec, out, self.codec_id)
 
 
