@@ -185,4 +185,8 @@ def run_tasks(fn: Callable[[T], object], items: Sequence[T], max_workers: int) -
             if not f.cancel():
                 f.result()
     if drain.error is not None:
-        raise drain.error
+        error, drain.error = drain.error, None  # drain <- the error's frames: break the cycle
+        try:
+            raise error
+        finally:
+            del error

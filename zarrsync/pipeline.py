@@ -132,8 +132,11 @@ def read_shard_region(store: Store, key: str, codec, selection: tuple, dest: np.
             return True
         except VersionChangedError as e:
             changed = e
-    raise StoreError(f"the shard changed {_SNAPSHOT_TRIES} times while it was being read; "
-                     f"giving up (last: {changed})") from changed
+    try:
+        raise StoreError(f"the shard changed {_SNAPSHOT_TRIES} times while it was being read; "
+                         f"giving up (last: {changed})") from changed
+    finally:
+        del changed  # no cycle through this frame (see name_chunk_error)
 
 
 # --- errors name the chunk and the array ----------------------------------------------------------
@@ -165,7 +168,10 @@ def name_chunk_error(target: "ChunkTarget", key: str, error: BaseException) -> N
         named.errno = error.errno
     named.key = key
     named.array = target.path
-    raise named from error
+    try:
+        raise named from error
+    finally:  # a raised exception held by a local of the frame it was raised in is a reference
+        del named, error  # cycle: on 3.13t, where collections are rarer, it kept decoders' memory
 
 
 # --- the fused tasks ------------------------------------------------------------------------------
