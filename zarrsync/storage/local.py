@@ -253,16 +253,11 @@ class LocalStore(Store):
         return _FileSnapshot(fd, size)
 
     def get_ranges(self, key: str, ranges) -> list[bytes] | None:
-        fd = self._open(validate_key(key))
-        if fd is None:
+        snapshot = self.snapshot(key)  # one descriptor: every range from one version
+        if snapshot is None:
             return None
-        try:
-            size = _regular_size(fd)
-            if size is None:
-                return None
-            return [_read_range(fd, r, size) for r in ranges]
-        finally:
-            os.close(fd)
+        with snapshot:
+            return snapshot.read(ranges)
 
     def exists(self, key: str) -> bool:
         return self._stat(validate_key(key)) is not None
@@ -422,11 +417,7 @@ class _FileSnapshot(Snapshot):
         self.size = size
 
     def read(self, ranges) -> list[bytes]:
-        out = []
-        for r in ranges:
-            start, stop = clip_request(r, self.size)
-            out.append(_pread_all(self.fd, stop - start, start))
-        return out
+        return [_read_range(self.fd, r, self.size) for r in ranges]
 
     def close(self) -> None:
         fd, self.fd = self.fd, -1
