@@ -11,6 +11,8 @@ import random
 import resource
 import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -323,16 +325,51 @@ class TestZipFailedWrites:
         store.close()
         assert zip_contents(archive)["k2"] == b"v2"
 
-    def test_store_dropped_without_close_changes_nothing(self, archive):
+    def test_store_dropped_without_close_is_closed_then(self, archive):
+        """As a ``zipfile.ZipFile`` closes itself when collected, a dropped store's session is
+        published then (atomically), not lost."""
         import gc
         store = ZipStore(archive, mode="a")
-        store.set("k", b"never published")
+        store.set("k", b"published when dropped")
         view = store.with_read_only()
         assert len(list(archive.parent.iterdir())) == 2  # the archive and the session's copy
         del store
         gc.collect()
-        assert view.get("k") == b"never published"  # a view keeps the session alive
+        assert zip_contents(archive) == {"old/zarr.json": b"{}", "old/c/0": b"old chunk"}  # a view keeps it open
+        assert view.get("k") == b"published when dropped"
         del view
+        gc.collect()
+        assert [p.name for p in archive.parent.iterdir()] == ["a.zip"]
+        assert zip_contents(archive) == {"old/zarr.json": b"{}", "old/c/0": b"old chunk",
+                                         "k": b"published when dropped"}
+
+    def test_program_ending_without_close_publishes_the_session(self, archive):
+        script = (f"from zarrsync.storage import ZipStore\n"
+                  f"s = ZipStore({str(archive)!r}, mode='a')\n"
+                  f"s.set('k', b'at exit')\n"
+                  f"keep = s  # alive until the interpreter ends\n")
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+        assert zip_contents(archive)["k"] == b"at exit"
+        assert [p.name for p in archive.parent.iterdir()] == ["a.zip"]
+
+    def test_dropped_session_that_could_not_roll_back_is_discarded(self, archive, monkeypatch):
+        import gc
+        store = ZipStore(archive, mode="a")
+        store.set("k1", b"v1")
+        raw = store._state.raw
+
+        def failing_write(data):
+            raise OSError(errno.ENOSPC, "disk full")
+
+        def failing_truncate(size):
+            raise OSError(errno.EIO, "cannot truncate")
+
+        monkeypatch.setattr(raw, "write", failing_write)
+        monkeypatch.setattr(raw, "truncate", failing_truncate)
+        with pytest.raises(StoreError):
+            store.set("k2", b"v2")
+        monkeypatch.undo()  # the disk is fine again: still, the broken session is not published
+        del store, raw
         gc.collect()
         assert [p.name for p in archive.parent.iterdir()] == ["a.zip"]
         assert zip_contents(archive) == {"old/zarr.json": b"{}", "old/c/0": b"old chunk"}

@@ -13,8 +13,9 @@ complete archive, with its old content or its new content. A write that fails mi
 disk, ``EFBIG``, an interrupt) is rolled back: the copy is cut back to where the failed entry
 began, so the key keeps its previous value and the session's earlier writes stay. A close that
 fails leaves the old archive in place (the session's writes are lost, and the error says so).
-A store dropped without :meth:`~ZipStore.close` publishes nothing (its copy is removed when it
-is garbage collected or the program ends). A writer killed before its close leaves its
+A store dropped without :meth:`~ZipStore.close` is closed when it is garbage collected or the
+program ends (as a ``zipfile.ZipFile`` is), with the same atomic swap; a session that a failed
+roll-back left unusable is discarded instead. A writer killed before its close leaves its
 temporary copy behind; it is never read as the archive (delete it at leisure). Appending to a
 large archive therefore costs one copy of it per session: the price of never destroying it.
 
@@ -230,8 +231,8 @@ class ZipStore(Store):
                 raise StoreError(f"cannot open zip archive {self.path!r} for writing: {e}") from e
             raise
         state.zf, state.raw, state.tmp = zf, raw, tmp
-        # a store dropped (or a program ending) without close publishes nothing: its copy goes
-        state.discard = weakref.finalize(state, _unlink_quietly, tmp)
+        # a store dropped (or a program ending) without close is closed then, as zipfile does
+        state.discard = weakref.finalize(state, _publish_dropped, zf, raw, tmp, self.path)
         state.mode = "a"  # opened once: never empty it again
         return zf
 
@@ -334,6 +335,8 @@ class ZipStore(Store):
             self._state.raw.truncate(start)
             self._state.raw.seek(start)
         except BaseException as e:  # the copy cannot be repaired: never publish it
+            self._state.discard.detach()
+            self._state.discard = weakref.finalize(self._state, _unlink_quietly, self._state.tmp)
             self._state.broken = (f"zip archive {self.path!r}: a failed write could not be rolled "
                                   f"back ({e}); this session's writes are lost, the archive keeps "
                                   f"its previous content")
@@ -393,6 +396,18 @@ def _create_empty(path: str) -> None:
         os.write(fd, _EMPTY_ZIP)
     finally:
         os.close(fd)
+
+
+def _publish_dropped(zf: zipfile.ZipFile, raw: "_WholeWrites", tmp: str, path: str) -> None:
+    """Close the session of a store that was dropped without ``close``: the central directory,
+    then the atomic swap; if that fails the archive keeps its previous content."""
+    try:
+        zf.close()
+        os.fsync(raw.fileno())
+        raw.close()
+        os.replace(tmp, path)
+    except BaseException:  # noqa: BLE001 - nobody is left to tell: keep the old archive
+        _unlink_quietly(tmp)
 
 
 def _unlink_quietly(path: str) -> None:
