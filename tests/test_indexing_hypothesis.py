@@ -282,17 +282,22 @@ def arrays_2d_up(draw):
     return a, expected, rng
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(data=st.data())
-def test_mixed_index_arrays_read_and_write_as_numpy(data):
-    a, expected, rng = data.draw(arrays_2d_up())
+def read_and_write_twice(data, a, expected, rng, selections_of) -> None:
+    """Read then write two drawn selections, each checked against numpy (the second write merges
+    into chunks the first one wrote)."""
     for _ in range(2):
-        sel = data.draw(mixed_selections(expected.shape))
+        sel = data.draw(selections_of(expected.shape))
         same(a[sel], expected[sel])
         value = data.draw(values_for(np.shape(expected[sel]), a.dtype, rng))
         expected[sel] = value
         a[sel] = value
         same(a[...], expected)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_mixed_index_arrays_read_and_write_as_numpy(data):
+    read_and_write_twice(data, *data.draw(arrays_2d_up()), mixed_selections)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -305,14 +310,7 @@ def test_lazily_enumerated_work_matches_numpy(data):
     saved = indexing._EAGER_ENTRIES, pipeline._LAZY_ITEMS
     indexing._EAGER_ENTRIES, pipeline._LAZY_ITEMS = -1, -1
     try:
-        a, expected, rng = data.draw(arrays())
-        for _ in range(2):
-            sel = data.draw(selections(expected.shape))
-            same(a[sel], expected[sel])
-            value = data.draw(values_for(np.shape(expected[sel]), a.dtype, rng))
-            expected[sel] = value
-            a[sel] = value
-            same(a[...], expected)
+        read_and_write_twice(data, *data.draw(arrays()), selections)
     finally:
         indexing._EAGER_ENTRIES, pipeline._LAZY_ITEMS = saved
 

@@ -42,6 +42,12 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 # --- children: fork, run, report ------------------------------------------------------------------
+def limit_file_size(limit: int) -> None:
+    """In a child: writes past ``limit`` bytes fail with EFBIG (SIGXFSZ ignored, else it kills)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
 def run_in_child(body, timeout: float = 20.0) -> None:
     """Run ``body()`` in a forked child; fail with the child's traceback if it raised, and kill it
     if it has not finished within ``timeout`` seconds (a deadlock)."""
@@ -379,8 +385,7 @@ class TestZipFailedWrites:
         limit = archive.stat().st_size + 8192
 
         def child():
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+            limit_file_size(limit)
             store = ZipStore(archive, mode="a")
             store.set("small", b"fits")
             try:
@@ -401,8 +406,7 @@ class TestZipFailedWrites:
         limit = archive.stat().st_size + 200_000
 
         def child():
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+            limit_file_size(limit)
             store = ZipStore(archive, mode="a")
             # many entries fill the file right up to the limit: the central directory cannot fit
             value = b"z" * 1000

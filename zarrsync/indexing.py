@@ -168,29 +168,41 @@ def _range_entry(start: int, step: int, n: int, dim_len: int, c: int, reverse: b
     return (k, slice(cs, ce, step), slice(j0, j1), complete)
 
 
-class _RangeEntries(Sequence):
-    """The entries of a long axis (:func:`_range_entry`), each computed when asked for."""
+class _Lazy(Sequence):
+    """A sequence of ``length`` items, the ``i``-th built by ``_item(i)`` only when asked for
+    (what the lazily enumerated sequences below share: indexing, negative indices, slices)."""
 
-    __slots__ = ("args", "length")
-
-    def __init__(self, args: tuple, length: int):
-        self.args, self.length = args, length
+    __slots__ = ("length",)
 
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, m):
-        if isinstance(m, slice):
-            return [_range_entry(*self.args, i) for i in range(*m.indices(self.length))]
-        if m < 0:
-            m += self.length
-        if not 0 <= m < self.length:
-            raise IndexError(m)
-        return _range_entry(*self.args, m)
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(self.length))]
+        if i < 0:
+            i += self.length
+        if not 0 <= i < self.length:
+            raise IndexError(i)
+        return self._item(i)
 
-    def __iter__(self) -> Iterator[DimEntry]:
-        args = self.args
-        return (_range_entry(*args, m) for m in range(self.length))
+    def __iter__(self) -> Iterator:
+        return map(self._item, range(self.length))
+
+    def _item(self, i: int):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _RangeEntries(_Lazy):
+    """The entries of a long axis (:func:`_range_entry`), each computed when asked for."""
+
+    __slots__ = ("args",)
+
+    def __init__(self, args: tuple, length: int):
+        self.args, self.length = args, length
+
+    def _item(self, m: int) -> DimEntry:
+        return _range_entry(*self.args, m)
 
 
 def _range_entries(start: int, step: int, n: int, dim_len: int, c: int, reverse: bool) -> Sequence:
@@ -200,7 +212,7 @@ def _range_entries(start: int, step: int, n: int, dim_len: int, c: int, reverse:
     return [_range_entry(start, step, n, dim_len, c, reverse, m) for m in range(count)]
 
 
-class ProductItems(Sequence):
+class ProductItems(_Lazy):
     """``itertools.product(*axes)`` as a sequence whose ``i``-th item (in product order) is built
     by ``build(combo)`` only when asked for.
 
@@ -209,27 +221,15 @@ class ProductItems(Sequence):
     items by index, so memory stays bounded whatever the chunk count.
     """
 
-    __slots__ = ("_axes", "_lens", "_build", "_length")
+    __slots__ = ("_axes", "_lens", "_build")
 
     def __init__(self, axes: Sequence, build: Callable[[tuple], Any]):
         self._axes = axes
         self._lens = [len(a) for a in axes]
         self._build = build
-        length = 1
-        for n in self._lens:
-            length *= n
-        self._length = length
+        self.length = math.prod(self._lens)
 
-    def __len__(self) -> int:
-        return self._length
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._length))]
-        if i < 0:
-            i += self._length
-        if not 0 <= i < self._length:
-            raise IndexError(i)
+    def _item(self, i: int):
         combo = []
         for axis, n in zip(reversed(self._axes), reversed(self._lens)):  # the last axis varies fastest
             i, r = divmod(i, n)
@@ -237,7 +237,7 @@ class ProductItems(Sequence):
         return self._build(tuple(reversed(combo)))
 
 
-class Batches(Sequence):
+class Batches(_Lazy):
     """``items`` in consecutive batches of ``size`` (the last may be shorter), each built when asked
     for: grouping lazily enumerated work keeps it lazy."""
 
@@ -245,17 +245,9 @@ class Batches(Sequence):
 
     def __init__(self, items: Sequence, size: int):
         self._items, self._size = items, size
+        self.length = -(-len(items) // size)
 
-    def __len__(self) -> int:
-        return -(-len(self._items) // self._size)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _item(self, i: int):
         return self._items[i * self._size:(i + 1) * self._size]
 
 

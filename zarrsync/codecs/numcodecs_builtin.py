@@ -75,7 +75,16 @@ def _out_size(codec_id: str, out: Any) -> int:
 
 # --- compressors ------------------------------------------------------------------------------
 
-class _LevelCodec(NumcodecsCodec):
+class _StreamCodec(NumcodecsCodec):
+    """A compressor whose ``decode`` is its ``decode_bounded``, bounded by ``out``'s size when
+    one is given."""
+
+    def decode(self, buf, out=None):
+        bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
+        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
+
+
+class _LevelCodec(_StreamCodec):
     """A compressor whose one setting is an integer ``level`` in [``level_min``, 9]."""
 
     config_keys = ("level",)
@@ -96,10 +105,6 @@ class Zlib(_LevelCodec):
     def encode(self, buf):
         return zlib.compress(ensure_contiguous_bytes(buf), self.level)
 
-    def decode(self, buf, out=None):
-        bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
-
     def decode_bounded(self, buf, max_size):
         return gunzip(ensure_contiguous_bytes(buf), max_size, self.codec_id, wbits=15)
 
@@ -117,10 +122,6 @@ class GZip(_LevelCodec):
         body = c.compress(data) + c.flush()
         return header + body + struct.pack("<II", zlib.crc32(data), data.nbytes & 0xFFFFFFFF)
 
-    def decode(self, buf, out=None):
-        bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
-
     def decode_bounded(self, buf, max_size):
         return gunzip(ensure_contiguous_bytes(buf), max_size, self.codec_id, wbits=31)
 
@@ -134,16 +135,12 @@ class BZ2(_LevelCodec):
     def encode(self, buf):
         return _bz2.compress(memoryview(ensure_contiguous_bytes(buf)), self.level)
 
-    def decode(self, buf, out=None):
-        bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
-
     def decode_bounded(self, buf, max_size):
         return decompress_streams(_bz2.BZ2Decompressor, memoryview(ensure_contiguous_bytes(buf)), max_size,
                                   self.codec_id, OSError, ignore_tail=True)
 
 
-class LZMA(NumcodecsCodec):
+class LZMA(_StreamCodec):
     """``lzma.compress(data, format, check, preset, filters)``."""
 
     codec_id = "lzma"
@@ -168,10 +165,6 @@ class LZMA(NumcodecsCodec):
                                   preset=self.preset, filters=self.filters)
         except (_lzma.LZMAError, ValueError) as e:
             raise CodecError(f"codec 'lzma': {e}") from None
-
-    def decode(self, buf, out=None):
-        bound = _UNBOUNDED if out is None else _out_size(self.codec_id, out)
-        return fill_out(self.decode_bounded(buf, bound), out, self.codec_id)
 
     def decode_bounded(self, buf, max_size):
         # Filters are given for raw streams only: liblzma reads them from .xz/.lzma headers and

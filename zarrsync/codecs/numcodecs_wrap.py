@@ -134,9 +134,9 @@ class NumcodecsArrayCodec(_Wrapped, ArrayArrayCodec):
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:
         try:
             out = np.asarray(self.codec.encode(np.ascontiguousarray(chunk)))
+        except CodecError:
+            raise
         except (ValueError, TypeError, OverflowError) as e:
-            if isinstance(e, CodecError):
-                raise
             raise CodecError(f"codec {self.name!r} cannot encode a chunk of type {chunk.dtype}: {e}") from None
         encoded = self.resolve(spec)
         return out.reshape(encoded.shape) if out.size == encoded.size else out

@@ -65,13 +65,8 @@ def slice_bytes(value: bytes, request: ByteRequest | None) -> bytes:
     """Apply a byte request to a whole value (the default for stores without native ranges)."""
     if request is None:
         return value
-    if isinstance(request, RangeRequest):
-        return value[request.start:request.end]
-    if isinstance(request, OffsetRequest):
-        return value[request.offset:]
-    if isinstance(request, SuffixRequest):
-        return value[max(len(value) - request.suffix, 0):] if request.suffix else b""
-    raise StoreError(f"unknown byte request {request!r}")
+    start, stop = clip_request(request, len(value))
+    return value[start:stop]
 
 
 def clip_request(request: ByteRequest | None, size: int) -> tuple[int, int]:

@@ -40,9 +40,8 @@ from typing import Iterator
 
 from ..errors import InvalidKeyError, StoreError
 from ..executor import renew_after_fork
-from .base import (
-    ByteRequest, OffsetRequest, RangeRequest, Snapshot, Store, SuffixRequest, _validate_prefix,
-    clip_request, validate_key,
+from .base import (  # RangeRequest: the class docstring's example
+    ByteRequest, RangeRequest, Snapshot, Store, _validate_prefix, clip_request, validate_key,
 )
 
 _TMP_MARK = ".__zarrsync_tmp__"
@@ -195,15 +194,7 @@ class LocalStore(Store):
 
     # --- reading --------------------------------------------------------------------------------
     def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
-        # the hot path: _open inlined for its common case (one open, no link)
-        try:
-            fd = os.open(self._path(key), _O_READ) if _O_NOFOLLOW else self._open(key)
-        except _MISSING:
-            return None
-        except OSError as e:
-            if e.errno not in _LINK_ERRNOS:
-                raise
-            fd = self._open(key)
+        fd = self._open(key)
         if fd is None:
             return None
         try:
@@ -352,7 +343,7 @@ class LocalStore(Store):
     def _list_prefix(self, prefix: str) -> Iterator[str]:
         # walk only the deepest directory that the prefix names
         base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
-        if base and (_TMP_MARK in base or not self._dir_inside(base[:-1])):
+        if not self._listable(base):
             return
         start = self.root + ("/" + base[:-1] if base else "")
         for rel in self._walk(start, base):
@@ -363,15 +354,9 @@ class LocalStore(Store):
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         _validate_prefix(prefix)
-        if prefix and (_TMP_MARK in prefix or not self._dir_inside(prefix[:-1])):
+        if not self._listable(prefix):
             return
-        try:
-            entries = list(os.scandir(self.root + "/" + prefix[:-1] if prefix else self.root))
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        for entry in entries:
-            if _TMP_MARK in entry.name:
-                continue
+        for entry in _entries(self.root + "/" + prefix[:-1] if prefix else self.root):
             if entry.is_symlink():
                 if self._link_target(entry.path) is not None:
                     yield entry.name
@@ -381,19 +366,18 @@ class LocalStore(Store):
                 continue
             yield entry.name
 
+    def _listable(self, prefix: str) -> bool:
+        """True if the directory ``prefix`` (``""`` or ending in ``/``) may be listed: not a temp
+        name, and inside the root."""
+        return not prefix or (_TMP_MARK not in prefix and self._dir_inside(prefix[:-1]))
+
     def _link_target(self, path: str) -> str | None:
         """The real path a link in a listing leads to, or None if it leaves the root."""
         real = os.path.realpath(path)
         return real if self._inside(real) else None
 
     def _walk(self, directory: str, rel: str) -> Iterator[str]:
-        try:
-            entries = list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        for entry in entries:
-            if _TMP_MARK in entry.name:
-                continue
+        for entry in _entries(directory):
             if entry.is_symlink():
                 # a link is a key if it leads to a file inside the root; links to directories are
                 # not descended into (no loops, no key listed twice)
@@ -404,6 +388,14 @@ class LocalStore(Store):
                 yield from self._walk(entry.path, rel + entry.name + "/")
             else:
                 yield rel + entry.name
+
+
+def _entries(directory: str) -> list[os.DirEntry]:
+    """A directory's entries, temporary files left out; none if it does not exist."""
+    try:
+        return [e for e in os.scandir(directory) if _TMP_MARK not in e.name]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 class _FileSnapshot(Snapshot):
@@ -494,8 +486,6 @@ def _read_into(fd: int, view: memoryview) -> int:
 def _read_range(fd: int, r: ByteRequest, size: int) -> bytes:
     """One byte request of a file of ``size`` bytes, clipped to it first: a hostile offset never
     reaches ``pread`` (no OverflowError, no allocation past the file)."""
-    if not isinstance(r, (RangeRequest, OffsetRequest, SuffixRequest)):
-        raise StoreError(f"unknown byte request {r!r}")
     start, stop = clip_request(r, size)
     return _pread_all(fd, stop - start, start)
 

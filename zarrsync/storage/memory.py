@@ -1,7 +1,8 @@
 """MemoryStore: a store over a dict, for tests, scratch arrays and caches.
 
-Stored values are immutable ``bytes``: a reader's snapshot holds the very object that was stored,
-so a later write (which stores a new object) cannot change what the snapshot reads.
+Stored values are immutable ``bytes``: a reader's snapshot (the default, one ``get``) holds the
+very object that was stored, so a later write (which stores a new object) cannot change what the
+snapshot reads.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import threading
 from typing import Iterator, MutableMapping
 
 from ..executor import renew_after_fork
-from .base import ByteRequest, BytesSnapshot, Snapshot, Store, slice_bytes, validate_key
+from .base import ByteRequest, Store, slice_bytes, validate_key
 
 
 class _Guard:
@@ -70,11 +71,6 @@ class MemoryStore(Store):
         if value is None:
             return None
         return slice_bytes(value, byte_range)
-
-    def snapshot(self, key: str) -> Snapshot | None:
-        """The stored ``bytes`` object itself (no copy): a later write stores another object."""
-        value = self._value(validate_key(key))
-        return None if value is None else BytesSnapshot(value)
 
     def _set(self, key: str, value) -> None:
         value = bytes(value)  # immutable, and a copy of a caller's buffer
