@@ -96,12 +96,9 @@ def test_disjoint_stripes_sharing_chunks_one_array(width, chunks):
                 barrier.wait()
 
     with fast_switching():
-        t0 = time.monotonic()
         run_threads(target, n)
-        took = time.monotonic() - t0
     assert checks == [0] * rounds, f"lost updates per round: {checks}"
     np.testing.assert_array_equal(a[...], expected_after(rounds - 1, n, width, rows))
-    assert took < 20
 
 
 def test_disjoint_stripes_with_strided_selections():
@@ -139,12 +136,9 @@ def test_disjoint_stripes_separate_arrays_over_one_directory(tmp_path):
     assert len({id(x.store) for x in arrays}) == n
 
     with fast_switching():
-        t0 = time.monotonic()
         run_threads(stripe_writer(arrays, width, shape, rounds, pieces=3), n)
-        took = time.monotonic() - t0
     got = zarrsync.open_array(str(path), mode="r")[...]
     np.testing.assert_array_equal(got, expected_after(rounds - 1, n, width, rows))
-    assert took < 20
     assert not [p for p in path.rglob("*") if ".__zarrsync_tmp__" in p.name]
 
 
@@ -254,11 +248,40 @@ def test_readers_never_see_torn_chunks(store_kind, tmp_path):
 
     done = Done()
     with fast_switching():
-        t0 = time.monotonic()
         run_threads(run, n_writers + n_readers)
-        took = time.monotonic() - t0
     assert not torn, torn[:5]
     valid = {0} | {1 + k * 1000 + w for k in range(n_writers) for w in range(writes_each)}
     assert set(seen) <= valid
     assert len(set(seen)) > 2  # readers did overlap with the writes
-    assert took < 20
+
+
+def test_fast_switching_blocks_overlapping_in_two_threads_restore_the_interval():
+    """Test bodies run from several threads at once (pytest-run-parallel) overlap their blocks
+    and leave them out of order: the interval stays lowered until the last one leaves, then
+    comes back as it was."""
+    import sys
+
+    before = sys.getswitchinterval()
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def a():
+        with fast_switching(1e-5):
+            a_inside.set()
+            b_inside.wait(10)
+        a_left.set()
+
+    def b():
+        a_inside.wait(10)
+        with fast_switching(1e-6):
+            b_inside.set()
+            a_left.wait(10)  # a leaves first
+            seen.append(sys.getswitchinterval())
+
+    threads = [threading.Thread(target=f) for f in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert seen == [pytest.approx(1e-6)]
+    assert sys.getswitchinterval() == pytest.approx(before)

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import tensorstore as ts  # a test dependency: missing it is an error, not a skip
 
 import zarrsync
 from interop_common import (
@@ -23,6 +22,9 @@ from interop_common import (
     cke_cases, codec_cases, data_of, decode_fill, dtype_cases, expected_of, fill_cases, fills_equal,
     has_writes, load_json, make_data, ndim_cases, norm_meta, stored_keys, zs_create, zs_write,
 )
+from oracles import require
+
+ts = require("tensorstore")  # every test here needs it
 
 # --- the tensorstore writer and reader ---------------------------------------------------------------
 

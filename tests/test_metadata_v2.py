@@ -5,12 +5,12 @@ import math
 
 import numpy as np
 import pytest
-import tensorstore as ts
 
 from zarrsync.errors import DataTypeError, FillValueError, MetadataError
 from zarrsync.metadata.v2 import (
     GroupMetadataV2, parse_array_metadata_v2, parse_group_metadata_v2, parse_v2_dtype, v2_typestr,
 )
+from oracles import tensorstore as ts  # ts() imports it: only the interop tests here need it
 
 NUMERIC = ["|b1", "|i1", "|u1", "<i2", ">i2", "<u4", ">i8", "<u8", "<f2", ">f4", "<f8", "<c8", ">c16"]
 
@@ -116,7 +116,7 @@ def test_tensorstore_documents_parse_and_ours_are_accepted(tmp_path, case):
     path = str(tmp_path / "a.zarr")
     meta = {"shape": shape, "chunks": chunks, "dtype": dtype, "order": order, "compressor": compressor,
             "fill_value": fill, "filters": None, "dimension_separator": sep}
-    arr = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": path}, "metadata": meta,
+    arr = ts().open({"driver": "zarr", "kvstore": {"driver": "file", "path": path}, "metadata": meta,
                    "create": True}).result()
     data = np.arange(np.prod(shape)).reshape(shape).astype(np.dtype(dtype))
     arr.write(data).result()
@@ -130,7 +130,7 @@ def test_tensorstore_documents_parse_and_ours_are_accepted(tmp_path, case):
         {k: v for k, v in theirs.items() if k not in ("dimension_separator", "zarr_format")} | {"zarr_format": 2}
     with open(f"{path}/.zarray", "w") as f:  # tensorstore must read our document and the same data
         json.dump(ours, f)
-    back = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": path}, "open": True}).result()
+    back = ts().open({"driver": "zarr", "kvstore": {"driver": "file", "path": path}, "open": True}).result()
     np.testing.assert_array_equal(back.read().result(), data)
     assert back.dtype.numpy_dtype == np.dtype(dtype).newbyteorder("=") or back.dtype.numpy_dtype == np.dtype(dtype)
 

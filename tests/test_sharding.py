@@ -28,7 +28,6 @@ import zlib
 import crc32c as crc32c_mod
 import numpy as np
 import pytest
-import tensorstore as ts  # a test dependency: missing it is an error, not a skip
 import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,6 +37,7 @@ from zarrsync.codecs import ShardingCodec
 from zarrsync.errors import CodecError, CorruptChunkError, MetadataError
 from zarrsync.storage import LocalStore, MemoryStore, Store
 from zarrsync.storage.base import OffsetRequest, RangeRequest, Snapshot, SuffixRequest
+from oracles import tensorstore as ts  # ts() imports it: only the interop tests here need it
 
 MAX = 2**64 - 1
 
@@ -1081,7 +1081,7 @@ def ts_spec(path, shape, dtype, shard, codecs, fill, create=True):
 
 
 def ts_open(path):
-    return ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}).result()
+    return ts().open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}).result()
 
 
 TS_CHAINS = {
@@ -1104,7 +1104,7 @@ def test_tensorstore_writes_zarrsync_reads(tmp_path, chain, location):
     codecs = TS_CHAINS[chain]
     shape, shard, inner, fill, dtype = (13, 10), (6, 4), (3, 2), 9, "int16"
     path = str(tmp_path / "ts.zarr")
-    t = ts.open(ts_spec(path, shape, dtype, shard, [sharding_json(inner, codecs, location)], fill)).result()
+    t = ts().open(ts_spec(path, shape, dtype, shard, [sharding_json(inner, codecs, location)], fill)).result()
     x = data_with_holes(np.random.default_rng(7), dtype, shape, shard, inner, fill)
     t[...].write(x).result()
 
@@ -1186,7 +1186,7 @@ def test_nested_sharding_tensorstore_both_ways(tmp_path, location):
     codec_json = sharding_json((4, 4), [NESTED_INNER], location)
     # tensorstore writes, zarrsync reads
     p1 = str(tmp_path / "ts_nested.zarr")
-    t = ts.open(ts_spec(p1, shape, "int32", (8, 8), [codec_json], fill)).result()
+    t = ts().open(ts_spec(p1, shape, "int32", (8, 8), [codec_json], fill)).result()
     x = data_with_holes(np.random.default_rng(12), "int32", shape, (8, 8), (2, 2), fill)
     t[...].write(x).result()
     a = zarrsync.open_array(p1, mode="r")

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import tensorstore as ts
 
 import zarrsync
 from zarrsync.errors import MetadataError, UnknownExtensionError
+from oracles import tensorstore as ts  # ts() imports it: only the interop tests here need it
 
 ZSTD = {"id": "zstd", "level": 1}  # tensorstore refuses a "checksum" key in v2 configs
 GZIP = {"id": "gzip", "level": 1}
@@ -44,7 +44,7 @@ def test_tensorstore_writes_zarrsync_reads(tmp_path, case):
     path = str(tmp_path / "a.zarr")
     meta = {"shape": list(shape), "chunks": list(chunks), "dtype": dtype, "order": order, "compressor": compressor,
             "fill_value": fill, "filters": None, "dimension_separator": sep}
-    arr = ts.open(ts_spec(path, metadata=meta, create=True)).result()
+    arr = ts().open(ts_spec(path, metadata=meta, create=True)).result()
     data = data_for(dtype, shape)
     region = tuple(slice(0, max(1, s - 1)) for s in shape)  # leave the last chunks unwritten: fill
     arr[region].write(data[region]).result()
@@ -72,7 +72,7 @@ def test_zarrsync_writes_tensorstore_reads(tmp_path, case):
         data[(0,) * len(shape)] = data.flat[-1]
     doc = json.load(open(f"{path}/.zarray"))
     assert doc["dtype"] == dtype and doc["order"] == order and doc["compressor"] == compressor
-    back = ts.open(ts_spec(path, open=True)).result()
+    back = ts().open(ts_spec(path, open=True)).result()
     np.testing.assert_array_equal(back.read().result(), data)
     for key in doc:  # nothing but the v2 fields
         assert key in {"zarr_format", "shape", "chunks", "dtype", "compressor", "fill_value", "order",
@@ -85,7 +85,7 @@ def test_tensorstore_partially_rewrites_a_zarrsync_v2_array(tmp_path):
     a = zarrsync.create_array(path, shape=x.shape, chunks=(4, 4), dtype="<f4", zarr_format=2, order="F",
                               compressors=GZIP, fill_value=-1.0)
     a[...] = x
-    ts.open(ts_spec(path, open=True)).result()[3:6, 2:8].write(np.float32(0.5)).result()
+    ts().open(ts_spec(path, open=True)).result()[3:6, 2:8].write(np.float32(0.5)).result()
     x[3:6, 2:8] = 0.5
     np.testing.assert_array_equal(zarrsync.open_array(path)[...], x)
 
@@ -108,7 +108,7 @@ def test_groups_attributes_and_resize(tmp_path):
     np.testing.assert_array_equal(zarrsync.open_array(path, path="sub/x")[...], expected)
     assert json.load(open(f"{path}/sub/x/.zarray"))["shape"] == [6, 4]
     assert zarrsync.open_group(path).keys() == ["sub"] and g["sub"].keys() == ["x"]
-    np.testing.assert_array_equal(ts.open(ts_spec(f"{path}/sub/x", open=True)).result().read().result(), expected)
+    np.testing.assert_array_equal(ts().open(ts_spec(f"{path}/sub/x", open=True)).result().read().result(), expected)
     assert "sub/" in zarrsync.open_group(path, mode="r").tree()
 
 
@@ -149,7 +149,7 @@ NUMCODECS_COMPRESSORS = [
 def test_numcodecs_compressors_both_ways_with_tensorstore(tmp_path, compressor, dtype):
     data = data_for(dtype, (37, 11))
     p1 = str(tmp_path / "ts.zarr")
-    arr = ts.open(ts_spec(p1, create=True, metadata={"shape": [37, 11], "chunks": [16, 8], "dtype": dtype,
+    arr = ts().open(ts_spec(p1, create=True, metadata={"shape": [37, 11], "chunks": [16, 8], "dtype": dtype,
                                                      "compressor": compressor, "order": "C"})).result()
     arr.write(data).result()
     np.testing.assert_array_equal(zarrsync.open_array(p1, mode="r")[...], data)
@@ -157,7 +157,7 @@ def test_numcodecs_compressors_both_ways_with_tensorstore(tmp_path, compressor, 
     a = zarrsync.create_array(p2, shape=data.shape, chunks=(16, 8), dtype=dtype, zarr_format=2, compressors=compressor)
     a[...] = data
     assert json.load(open(f"{p2}/.zarray"))["compressor"] == compressor
-    np.testing.assert_array_equal(ts.open(ts_spec(p2, open=True)).result().read().result(), data)
+    np.testing.assert_array_equal(ts().open(ts_spec(p2, open=True)).result().read().result(), data)
 
 
 def test_zstd_config_written_without_checksum_key_unless_set():

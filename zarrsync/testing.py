@@ -78,16 +78,46 @@ def expected_slice(value: bytes, request) -> bytes:
     return value[-request.suffix:] if request.suffix < len(value) else value
 
 
+class _Switching:
+    """The process-wide switch interval, shared by every thread inside ``fast_switching``.
+
+    The first thread in lowers it and remembers the old value; the last one out restores it. So
+    blocks that overlap in different threads (a test body run from several threads at once)
+    never leave the interval lowered, as a save/restore per block would when the exits come out
+    of order. The lowest interval asked for by a thread inside wins.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved = 0.0
+
+    def enter(self, interval: float) -> None:
+        with self._lock:
+            if self._inside == 0:
+                self._saved = sys.getswitchinterval()
+            self._inside += 1
+            sys.setswitchinterval(min(interval, sys.getswitchinterval()))
+
+    def leave(self) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_SWITCHING = _Switching()
+
+
 @contextlib.contextmanager
 def fast_switching(interval: float = 1e-6):
     """Lower ``sys.setswitchinterval`` inside the block (threads then interleave often on the GIL
-    build, which shakes out races), and restore it afterwards."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
+    build, which shakes out races), and restore it when the last thread inside leaves."""
+    _SWITCHING.enter(interval)
     try:
         yield
     finally:
-        sys.setswitchinterval(old)
+        _SWITCHING.leave()
 
 
 def run_threads(n: int, target, *, switch_interval: float = 1e-6) -> None:
