@@ -24,7 +24,7 @@ import numpy as np
 from . import config as _config
 from .errors import IndexingError, SelectionTooLargeError, ValueOverflowError, ValueShapeError
 from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer, mixed_indexer,
-                       selection_kind)
+                       only_slices, selection_kind)
 from .metadata import ArrayMetadata
 from .node import Node, meta_keys, prepare_create, write_metadata
 from .pipeline import ChunkTarget, CodecPipeline, read_chunks, write_chunks
@@ -270,7 +270,7 @@ class Array(Node):
         >>> a.get_basic_selection(slice(None, None, -4))
         array([9, 5, 1])
         """
-        return self._get(self._indexer(BasicIndexer, selection), out, fields)
+        return self._get(BasicIndexer, selection, out, fields)
 
     def get_orthogonal_selection(self, selection: Any, *, out: np.ndarray | None = None,
                                  fields: str | list[str] | None = None) -> Any:
@@ -287,7 +287,7 @@ class Array(Node):
         array([[ 8, 11],
                [ 0,  3]])
         """
-        return self._get(self._indexer(OrthogonalIndexer, selection), out, fields)
+        return self._get(OrthogonalIndexer, selection, out, fields)
 
     def get_coordinate_selection(self, selection: Any, *, out: np.ndarray | None = None,
                                  fields: str | list[str] | None = None) -> Any:
@@ -300,13 +300,13 @@ class Array(Node):
         >>> a.get_coordinate_selection(([2, 0, 2], [3, 1, 3]))
         array([11,  1, 11])
         """
-        return self._get(self._indexer(CoordinateIndexer, selection), out, fields)
+        return self._get(CoordinateIndexer, selection, out, fields)
 
     def get_mask_selection(self, mask: Any, *, out: np.ndarray | None = None,
                            fields: str | list[str] | None = None) -> Any:
         """Read the elements where the bool ``mask`` (the array's shape) is True, in C order, as
         ``x[mask]``. ``out`` and ``fields`` as for :meth:`get_basic_selection`."""
-        return self._get(self._indexer(mask_indexer, mask), out, fields)
+        return self._get(mask_indexer, mask, out, fields)
 
     def get_block_selection(self, selection: Any, *, out: np.ndarray | None = None,
                             fields: str | list[str] | None = None) -> Any:
@@ -318,15 +318,14 @@ class Array(Node):
         >>> a.get_block_selection(-1)
         array([8, 9])
         """
-        return self._get(self._indexer(BlockIndexer, selection), out, fields)
+        return self._get(BlockIndexer, selection, out, fields)
 
-    def _indexer(self, kind: Callable, selection: Any):
-        md = self._metadata
-        return kind(selection, md.shape, md.chunk_shape)
-
-    def _get(self, ix, out: np.ndarray | None, fields) -> Any:
+    def _get(self, kind: Callable, selection: Any, out: np.ndarray | None, fields) -> Any:
+        """Read ``selection`` resolved by indexer ``kind`` against one view of the metadata."""
+        md, _, target = self._bound()
+        ix = kind(selection, md.shape, md.chunk_shape)
         cfg = _config.with_overrides(self._config)
-        dtype = self.dtype
+        dtype = md.dtype
         work = result = None
         if out is not None and fields is None:
             result = self._check_out(out, ix.shape, dtype)
@@ -335,7 +334,7 @@ class Array(Node):
             work = _allocate_work(ix.work_shape, dtype, cfg.order, self)
         if ix.nchunks:
             with self._own_settings():
-                read_chunks(self._target, ix, work, cfg.max_workers)
+                read_chunks(target, ix, work, cfg.max_workers)
         records = ix.to_result(work)
         if result is not None:
             if not np.shares_memory(result, work):
@@ -354,7 +353,7 @@ class Array(Node):
     def _own_settings(self):
         """This array's settings in force around chunk work: codecs read some (``allow_pickle``)
         from :func:`zarrsync.config.get`, and pool tasks run in the caller's context."""
-        return _config.context(**self._config) if self._config else contextlib.nullcontext()
+        return _config.context(**self._config) if self._config else _NO_SETTINGS
 
     def _check_out(self, out: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         if not isinstance(out, np.ndarray):
@@ -373,9 +372,10 @@ class Array(Node):
         shape. Field names (a string, or a list of strings) select fields of a structured
         array. Other mixes raise :class:`~zarrsync.errors.IndexingError` naming ``a.oindex`` and
         ``a.vindex``."""
+        if type(selection) is tuple and only_slices(selection):  # the common case, told apart cheaply
+            return self._get(BasicIndexer, selection, None, None)
         fields, selection = _pop_fields(selection)
-        kind = selection_kind(selection, self._metadata.shape)
-        return self._get(self._indexer(_INDEXERS[kind], selection), None, fields)
+        return self._get(_numpy_indexer, selection, None, fields)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         a = self.get_basic_selection(Ellipsis)
@@ -470,7 +470,7 @@ class Array(Node):
         Casting follows numpy's assignment rules: arrays cast unsafely, as ``x[...] = y`` does,
         but a Python number that does not fit the type raises instead of wrapping.
         """
-        dtype, sub = _field_dtype(self.dtype, fields)
+        dtype, sub = _field_dtype(self._metadata.dtype, fields)
         if isinstance(value, np.ndarray):
             arr = value
         elif type(value) in (int, float, complex):
@@ -501,6 +501,10 @@ class Array(Node):
         if arr.ndim == 0 and not sub:
             return arr
         shape = ix.shape + sub
+        if arr.shape == shape:  # nothing to broadcast (np.broadcast_to costs microseconds)
+            view = arr.reshape(ix.work_shape + sub)
+            view.flags.writeable = False  # as broadcast_to's views are: no codec writes into the caller's array
+            return view
         while arr.ndim > len(shape) and arr.shape[0] == 1:
             arr = arr[0]  # numpy accepts extra leading length-1 axes
         try:
@@ -512,6 +516,8 @@ class Array(Node):
 
     def __setitem__(self, selection: Any, value: Any) -> None:
         """``a[sel] = value``, with ``sel`` read as :meth:`__getitem__` reads it."""
+        if type(selection) is tuple and only_slices(selection):
+            return self._set(BasicIndexer, selection, value, None)
         fields, selection = _pop_fields(selection)
         self._set(_numpy_indexer, selection, value, fields)
 
@@ -655,6 +661,8 @@ class Array(Node):
     info_complete_async = async_twin(info_complete)
 
 
+_NO_SETTINGS = contextlib.nullcontext()  # reusable: it holds no state
+
 _INDEXERS = {"basic": BasicIndexer, "orthogonal": OrthogonalIndexer, "coordinate": CoordinateIndexer,
              "mask": mask_indexer, "mixed": mixed_indexer}
 
@@ -777,7 +785,7 @@ class _SelectionHelper:
     def get(self, selection: Any, *, out: np.ndarray | None = None, fields: str | list[str] | None = None) -> Any:
         """Read ``selection`` (see the class docstring)."""
         array = self._array
-        return array._get(array._indexer(self._kind(selection), selection), out, fields)
+        return array._get(self._kind(selection), selection, out, fields)
 
     def set(self, selection: Any, value: Any, *, fields: str | list[str] | None = None) -> None:
         """Write ``value`` to ``selection`` (see the class docstring)."""

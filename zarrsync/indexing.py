@@ -55,7 +55,7 @@ from .errors import BoundsCheckError, IndexingError, SelectionTooLargeError
 
 __all__ = ["BasicIndexer", "OrthogonalIndexer", "CoordinateIndexer", "BlockIndexer", "mask_indexer", "mixed_indexer",
            "selection_kind", "normalize_basic_selection", "orthogonal_numpy_index", "assign", "DimEntry",
-           "ProductItems", "Batches"]
+           "ProductItems", "Batches", "only_slices"]
 
 DimEntry = tuple  # (grid_index: int, chunk_sel: slice | ndarray, out_sel: slice | ndarray, complete: bool)
 
@@ -69,7 +69,18 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, (numbers.Integral, np.integer)) and not isinstance(x, np.bool_)
 
 
+def only_slices(items) -> bool:
+    """True when every item is a slice (a loop: on the per-call paths it beats all(<genexpr>))."""
+    for s in items:
+        if type(s) is not slice:
+            return False
+    return True
+
+
 def _is_array_like(x: Any) -> bool:
+    t = type(x)
+    if t is slice or t is int or x is None or x is Ellipsis:  # the common indices, without hasattr's miss
+        return False
     if isinstance(x, (list, np.ndarray)):
         return True
     return hasattr(x, "__array__") and not isinstance(x, (str, bytes, np.generic))
@@ -270,6 +281,10 @@ def _slice_entries(sel: slice, dim_len: int, c: int) -> tuple[int, Sequence]:
     except ValueError:  # slice.indices refuses a zero step
         raise IndexingError("slice step cannot be zero") from None
     n = len(range(start, stop, step))
+    if step == 1 and n and start // c == (stop - 1) // c:  # within one chunk: what _range_entry gives, sooner
+        lo = start - start % c
+        cs, ce = start - lo, stop - lo
+        return n, [(start // c, slice(cs, ce, 1), slice(0, n), cs == 0 and ce == min(c, dim_len - lo))]
     if step > 0:
         return n, _range_entries(start, step, n, dim_len, c, False)
     # negative step: walk the same elements upwards; the output runs backwards
@@ -391,10 +406,13 @@ class _ProductIndexer:
     def _finish(self, work: list, dims: list, per_dim: list, newaxes: list) -> None:
         self.work_shape = tuple(work)
         self.dims = dims
-        result = [n for n, sel in zip(work, per_dim) if not _is_int(sel)]
-        for pos in newaxes:
-            result.insert(pos, 1)
-        self.shape = tuple(result)
+        if not newaxes and only_slices(per_dim):  # no axis dropped or added
+            self.shape = self.work_shape
+        else:
+            result = [n for n, sel in zip(work, per_dim) if not _is_int(sel)]
+            for pos in newaxes:
+                result.insert(pos, 1)
+            self.shape = tuple(result)
         nchunks = 1
         for d in dims:
             nchunks *= len(d)

@@ -28,7 +28,7 @@ from .codecs.base import ChunkSpec
 from .codecs.chain import CodecPipeline, full_of_fill, is_fill, scratch
 from .errors import CorruptChunkError, StoreError, VersionChangedError, ZarrsyncError
 from .executor import run_tasks
-from .indexing import Batches, ProductItems, assign
+from .indexing import Batches, ProductItems, assign, only_slices
 from .storage.base import Store
 
 __all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget",
@@ -206,6 +206,13 @@ class ChunkTarget:
                     for coords, cs, os, complete in indexer.chunks()]
         if not indexer.dims:  # a 0-d array: one chunk, the prefix is its whole key; `...` keeps views 0-d
             return [(prefix, (), Ellipsis, True)]
+        if indexer.nchunks == 1:  # one chunk (a small read or write): no product to form
+            entries = [d[0] for d in indexer.dims]
+            key = prefix + "".join([enc.fragments(e[0], d == 0) for d, e in enumerate(entries)])
+            chunk_sel, out_sel, complete = tuple([e[1] for e in entries]), tuple([e[2] for e in entries]), True
+            for e in entries:
+                complete = complete and e[3]
+            return [(key, chunk_sel, out_sel, complete)]
         if indexer.nchunks > _LAZY_ITEMS:
             def build(combo):
                 return (prefix + "".join(enc.fragments(e[0], d == 0) for d, e in enumerate(combo)),
@@ -225,7 +232,7 @@ class ChunkTarget:
 
 def _is_view(out_sel) -> bool:
     """True when ``out[out_sel]`` is a view (slices only), so a chunk can be placed through it."""
-    return out_sel is Ellipsis or all(type(s) is slice for s in out_sel)
+    return out_sel is Ellipsis or only_slices(out_sel)
 
 
 def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int) -> None:

@@ -39,6 +39,12 @@ class ChunkSpec:
 
     def __post_init__(self):
         object.__setattr__(self, "_key", (tuple(self.shape), self.dtype, fill_key(self.fill_value, self.dtype)))
+        size = 1
+        for s in self.shape:
+            size *= s
+        # read once per chunk task: plain attributes, computed here once
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "nbytes", size * self.dtype.itemsize)
 
     def __eq__(self, other):
         if not isinstance(other, ChunkSpec):
@@ -48,19 +54,6 @@ class ChunkSpec:
     def __hash__(self):
         return hash(self._key)
 
-    @property
-    def nbytes(self) -> int:
-        n = self.dtype.itemsize
-        for s in self.shape:
-            n *= s
-        return n
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
 
 
 def bounded_size(spec: ChunkSpec, expected_size: int | None) -> int:

@@ -24,7 +24,8 @@ __all__ = ["CodecPipeline", "scratch", "is_fill", "full_of_fill"]
 class CodecPipeline:
     """A codec chain bound to a chunk spec. Immutable after construction; thread-safe."""
 
-    __slots__ = ("codecs", "spec", "array_array", "array_bytes", "ab_spec", "bytes_bytes", "_into")
+    __slots__ = ("codecs", "spec", "array_array", "array_bytes", "ab_spec", "bytes_bytes", "_into", "decodes_into",
+                 "decodes_many")
 
     def __init__(self, codecs: Sequence[Codec], spec: ChunkSpec):
         if spec.nbytes > _MAX_CHUNK_BYTES:
@@ -72,17 +73,11 @@ class CodecPipeline:
                 self._into = _FROM_STORE
             elif len(bb) == 1 and bb[0][0].supports_decode_into:
                 self._into = bb[0][0]
-
-    @property
-    def decodes_into(self) -> bool:
-        """True if :meth:`read_into` can decode chunks straight into a buffer."""
-        return self._into is not None
-
-    @property
-    def decodes_many(self) -> bool:
-        """True if :meth:`decode_many` decodes a group of chunks in one codec call."""
         into = self._into
-        return into is not None and into is not _FROM_STORE and into.supports_decode_many
+        #: True if :meth:`read_into` can decode chunks straight into a buffer.
+        self.decodes_into = into is not None
+        #: True if :meth:`decode_many` decodes a group of chunks in one codec call.
+        self.decodes_many = into is not None and into is not _FROM_STORE and into.supports_decode_many
 
     def decode_many(self, datas: list, keys: list[str]) -> list[np.ndarray]:
         """Decode several chunks (only when :attr:`decodes_many`); read-only views."""
