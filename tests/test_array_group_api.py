@@ -984,3 +984,19 @@ def test_require_array_keeps_its_config_when_the_array_exists():
     first = g.require_array("x", shape=(2,), dtype="i1", config={"write_empty_chunks": True})
     again = g.require_array("x", shape=(2,), dtype="i1", config={"write_empty_chunks": True})
     assert first.config == again.config == {"write_empty_chunks": True}
+
+
+def test_a_written_value_of_the_selections_shape_reaches_the_codecs_as_a_read_only_view():
+    """No copy and no broadcast for a value of the selection's exact shape, but still a
+    read-only view (as broadcast_to's were): no codec can change the caller's array, and the
+    caller's array keeps its own flags."""
+    from zarrsync.indexing import BasicIndexer
+
+    a = zarrsync.create_array(MemoryStore(), shape=(4, 6), chunks=(2, 3), dtype="i4", fill_value=0)
+    value = np.arange(12, dtype="i4").reshape(2, 6)
+    ix = BasicIndexer((slice(1, 3), slice(None)), a.shape, a.chunks)
+    work = a._prepare_value(value, ix)
+    assert np.shares_memory(work, value) and not work.flags.writeable
+    a[1:3, :] = value
+    assert value.flags.writeable
+    np.testing.assert_array_equal(a[1:3, :], np.arange(12).reshape(2, 6))

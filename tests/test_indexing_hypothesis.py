@@ -448,3 +448,25 @@ def test_scalar_selection_into_0d_out(arr):
     assert buf[()] == 29
     with pytest.raises(IndexingError):
         arr.get_basic_selection((1, 1), out=np.empty((1,), dtype=arr.dtype))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(dim_len=st.integers(1, 80), chunk=st.integers(1, 24), start=st.none() | st.integers(-90, 90),
+       stop=st.none() | st.integers(-90, 90), step=st.sampled_from([None, 1, 2, 3, -1, -2]))
+def test_slice_entries_match_numpy_chunk_by_chunk(dim_len, chunk, start, stop, step):
+    """Per axis, the chunk entries of a slice (the one-chunk shortcut included) pick, chunk by
+    chunk, exactly the elements numpy's slice picks, each put where numpy puts it."""
+    from zarrsync.indexing import _slice_entries
+
+    sel = slice(start, stop, step)
+    want = np.arange(dim_len)[sel]
+    n, entries = _slice_entries(sel, dim_len, chunk)
+    assert n == len(want)
+    got = np.full(n, -1)
+    for k, chunk_sel, out_sel, complete in entries:
+        lo = k * chunk
+        got[out_sel] = np.arange(lo, min(lo + chunk, dim_len))[chunk_sel]
+        assert complete == (chunk_sel.step == 1 and chunk_sel.start == 0
+                            and chunk_sel.stop == min(chunk, dim_len - lo))
+    np.testing.assert_array_equal(got, want)
+    assert [e[0] for e in entries] == sorted({i // chunk for i in want.tolist()})
