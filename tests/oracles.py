@@ -1,8 +1,10 @@
-"""The interop oracles (tensorstore, zarr-python) and the one rule for when a test may go without.
+"""The interop oracles (tensorstore, zarr-python) and optional backends (obstore), and the one
+rule for when a test may go without.
 
 An oracle is a test dependency: where it is missing, the import fails and the suite errors. A CI
 leg on an interpreter the oracle publishes no build for (free-threaded 3.13t has no tensorstore
-wheel and cannot build zarr-python 3.4's msgspec) names it in ``ZARRSYNC_ABSENT_ORACLES``
+wheel, obstore has only abi3 wheels that 3.13t cannot load, and zarr-python 3.4's msgspec does not
+build there) names it in ``ZARRSYNC_ABSENT_ORACLES``
 (space- or comma-separated); there, and only there, the tests that need it skip through
 ``pytest.importorskip``. Every other leg still runs them.
 

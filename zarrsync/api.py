@@ -54,14 +54,16 @@ def create_array(
     object_codec: Any = None,
     overwrite: bool = False,
     config: dict | None = None,
+    storage_options: dict | None = None,
 ) -> Array:
     """Create a Zarr v3 array and return it.
 
     Parameters
     ----------
     store
-        A :class:`~zarrsync.storage.Store`, a directory path (``"x.zip"`` -> zip archive), a dict,
-        or None (a new in-memory store).
+        A :class:`~zarrsync.storage.Store`, a directory path (``"x.zip"`` -> zip archive), a URL
+        (``"s3://bucket/x.zarr"``, ``"https://..."``, ``"memory://x"``: see
+        :func:`zarrsync.storage.store_from`), a dict, or None (a new in-memory store).
     name, path
         Where in the store (``path`` is an alias of ``name``); default the root.
     shape, dtype, chunks
@@ -91,6 +93,8 @@ def create_array(
     config
         Settings of this array object (``{"write_empty_chunks": True}``), applied over
         :mod:`zarrsync.config` for every call on it; see :attr:`Array.config`.
+    storage_options
+        For a URL: options of its backend (obstore's or fsspec's: credentials, region, ...).
 
     Examples
     --------
@@ -100,7 +104,7 @@ def create_array(
     ((100, 100), (10, 10), dtype('uint16'))
     """
     node_path = normalize_path(name if name is not None else path)
-    st = store_from(store, mode=_create_mode(overwrite, node_path))
+    st = store_from(store, mode=_create_mode(overwrite, node_path), storage_options=storage_options)
     md = build_array_metadata(
         shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, compressors=compressors,
         filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
@@ -117,7 +121,7 @@ def _create_mode(overwrite: bool, node_path: str) -> str:
 
 
 def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", zarr_format: int | None = None,
-               config: dict | None = None) -> Array:
+               config: dict | None = None, storage_options: dict | None = None) -> Array:
     """Open an existing array; :class:`~zarrsync.errors.ArrayNotFoundError` if there is none.
 
     >>> import zarrsync
@@ -127,7 +131,7 @@ def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", z
     True
     """
     _check_mode(mode)
-    st = store_from(store, mode="r" if mode == "r" else "a")
+    st = store_from(store, mode="r" if mode == "r" else "a", storage_options=storage_options)
     node_path = normalize_path(path)
     md = _read_format(st, node_path, zarr_format)
     if not is_array_metadata(md):
@@ -152,7 +156,7 @@ def _check_format(md: Any, zarr_format: int | None) -> None:
 
 
 def create_group(store: Any = None, *, path: str | None = None, overwrite: bool = False,
-                 attributes: dict | None = None, zarr_format: int = 3) -> Group:
+                 attributes: dict | None = None, zarr_format: int = 3, storage_options: dict | None = None) -> Group:
     """Create a group (and any missing ancestor groups) and return it.
 
     >>> import zarrsync
@@ -160,13 +164,13 @@ def create_group(store: Any = None, *, path: str | None = None, overwrite: bool 
     1
     """
     node_path = normalize_path(path)
-    st = store_from(store, mode=_create_mode(overwrite, node_path))
+    st = store_from(store, mode=_create_mode(overwrite, node_path), storage_options=storage_options)
     return Group.create(st, node_path, overwrite=overwrite, attributes=attributes, zarr_format=zarr_format)
 
 
 def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
                attributes: dict | None = None, zarr_format: int | None = None,
-               use_consolidated: bool | None = None) -> Group:
+               use_consolidated: bool | None = None, storage_options: dict | None = None) -> Group:
     """Open a group. With mode ``"a"`` (default) or ``"w"``/``"w-"``, create it if missing.
 
     ``"r"`` and ``"r+"`` require it to exist (:class:`~zarrsync.errors.GroupNotFoundError`).
@@ -174,7 +178,7 @@ def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
     has it, True requires it, False never uses it (see :func:`consolidate_metadata`).
     """
     _check_mode(mode)
-    st = store_from(store, mode="r" if mode == "r" else "a")
+    st = store_from(store, mode="r" if mode == "r" else "a", storage_options=storage_options)
     node_path = normalize_path(path)
     new_format = 3 if zarr_format is None else zarr_format
     if mode == "w":
@@ -195,7 +199,7 @@ def open_group(store: Any = None, *, path: str | None = None, mode: str = "a",
     return Group(st, node_path, md, consolidated=nodes)
 
 
-def consolidate_metadata(store: Any, *, path: str | None = None) -> Group:
+def consolidate_metadata(store: Any, *, path: str | None = None, storage_options: dict | None = None) -> Group:
     """Store the metadata of every node below the group at ``path`` in one document (v3: in the
     group's ``zarr.json``; v2: ``.zmetadata``) and return the group, opened with it.
 
@@ -208,31 +212,34 @@ def consolidate_metadata(store: Any, *, path: str | None = None) -> Group:
     >>> [n for n, _ in zarrsync.consolidate_metadata(g.store).members(max_depth=None)]
     ['a', 'a/b']
     """
-    st = store_from(store)
+    st = store_from(store, storage_options=storage_options)
     node_path = normalize_path(path)
     consolidate(st, node_path)
     return open_group(st, path=node_path, mode="r+", use_consolidated=True)
 
 
-def open_consolidated(store: Any, *, path: str | None = None, mode: str = "r") -> Group:
+def open_consolidated(store: Any, *, path: str | None = None, mode: str = "r",
+                      storage_options: dict | None = None) -> Group:
     """Open a group that must have consolidated metadata (``open_group(use_consolidated=True)``)."""
-    return open_group(store, path=path, mode=mode, use_consolidated=True)
+    return open_group(store, path=path, mode=mode, use_consolidated=True, storage_options=storage_options)
 
 
 def group(store: Any = None, *, path: str | None = None, overwrite: bool = False,
-          attributes: dict | None = None, zarr_format: int | None = None) -> Group:
+          attributes: dict | None = None, zarr_format: int | None = None, storage_options: dict | None = None) -> Group:
     """Open the group at ``path``, creating it if missing (``overwrite`` replaces it)."""
-    return open_group(store, path=path, mode="w" if overwrite else "a", attributes=attributes, zarr_format=zarr_format)
+    return open_group(store, path=path, mode="w" if overwrite else "a", attributes=attributes, zarr_format=zarr_format,
+                      storage_options=storage_options)
 
 
-def open(store: Any = None, *, path: str | None = None, mode: str = "a", **kwargs) -> Array | Group:  # noqa: A001
+def open(store: Any = None, *, path: str | None = None, mode: str = "a",  # noqa: A001
+         storage_options: dict | None = None, **kwargs) -> Array | Group:
     """Open the array or group at ``path``.
 
     If nothing is there: with mode ``"r"``/``"r+"`` raise; otherwise create an array when
     ``shape`` is given, else a group. Mode ``"w"`` always creates anew.
     """
     _check_mode(mode)
-    st = store_from(store, mode="r" if mode == "r" else "a")
+    st = store_from(store, mode="r" if mode == "r" else "a", storage_options=storage_options)
     node_path = normalize_path(path)
     zarr_format = kwargs.get("zarr_format")
     md = None if mode in ("w", "w-") else _read_format(st, node_path, zarr_format)

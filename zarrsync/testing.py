@@ -27,7 +27,7 @@ import threading
 
 import pytest
 
-from .errors import InvalidKeyError, ReadOnlyError, StoreError
+from .errors import InvalidKeyError, ReadOnlyError, StoreError, VersionChangedError
 from .storage.base import OffsetRequest, RangeRequest, Store, SuffixRequest
 from .storage.faulty import FaultyStore
 
@@ -160,12 +160,18 @@ class StoreTests:
         existing key.
     ``threads``
         How many threads the concurrency tests start.
+    ``snapshot_keeps_old_version``
+        True if a snapshot goes on reading the version it was taken of after the value is
+        replaced or deleted (an open file, an immutable object); False if its next read raises
+        :class:`~zarrsync.errors.VersionChangedError` instead (object stores that check an
+        ETag), so the reader starts over. Either way it never returns bytes of another version.
     """
 
     store_cls: type[Store]
     pickle_keeps_identity: bool = True
     delete_error: type[BaseException] = StoreError
     threads: int = 16
+    snapshot_keeps_old_version: bool = True
 
     def make_store(self, tmp_path) -> Store:
         """Return a fresh, empty, writable store (``tmp_path`` is pytest's per-test directory)."""
@@ -318,16 +324,27 @@ class StoreTests:
         old, new = _VALUE, b"new, shorter value"
         store.set("s/k", old)
         with store.snapshot("s/k") as snap:
-            store.set("s/k", new)  # the snapshot keeps reading the version it was taken of
             assert snap.size == len(old)
-            parts = snap.read([RangeRequest(0, 4), SuffixRequest(3), OffsetRequest(1000),
-                               RangeRequest(500, 510), RangeRequest(0, 1024)])
+            first = [RangeRequest(0, 4), SuffixRequest(3), OffsetRequest(1000), RangeRequest(500, 510),
+                     RangeRequest(0, 1024)]
+            if self.snapshot_keeps_old_version:
+                store.set("s/k", new)  # the snapshot keeps reading the version it was taken of
+            parts = snap.read(first)
             assert [bytes(p) for p in parts] == [old[:4], old[-3:], old[1000:], old[500:510], old]
-            if self.store_cls.supports_deletes:
+            if not self.snapshot_keeps_old_version:
+                store.set("s/k", new)  # the next read must not mix in the new version
+                with pytest.raises(VersionChangedError, match="s/k"):
+                    snap.read([RangeRequest(0, 4)])
+            elif self.store_cls.supports_deletes:
                 store.delete("s/k")
                 assert store.get("s/k") is None
                 assert bytes(snap.read([RangeRequest(20, 30)])[0]) == old[20:30]
             assert snap.read([]) == []
+        if not self.snapshot_keeps_old_version and self.store_cls.supports_deletes:
+            with store.snapshot("s/k") as snap:
+                store.delete("s/k")
+                with pytest.raises(VersionChangedError):
+                    snap.read([RangeRequest(0, 1)])
         assert store.snapshot("s/k") is None or store.get("s/k") == new
 
     def test_snapshot_of_empty_value(self, store):
