@@ -36,7 +36,7 @@ __all__ = ["StoreTests", "FaultyStore", "INVALID_KEYS", "INVALID_PREFIXES", "run
 INVALID_KEYS = ["", "/a", "a/../b", "..", ".", "a/./b", "a\\b", "a//b", "a/", "/", "a\x00b", "../a", "a/.."]
 """Keys every store must reject with :class:`~zarrsync.errors.InvalidKeyError`."""
 
-INVALID_PREFIXES = ["/a", "/", "..", "../", "a/../", "a//", "a//b/", "a\\b/", "./"]
+INVALID_PREFIXES = ["/a", "/", "..", "../", "a/../", "a//", "a//b/", "a\\b/", "./", 5, b"a/"]
 """Prefixes every listing/deleting method must reject with InvalidKeyError."""
 
 #: A tree of keys with no key that is also a prefix of another (a file cannot be a directory).

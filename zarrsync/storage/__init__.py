@@ -9,13 +9,17 @@ from typing import Any, MutableMapping
 
 from ..errors import MissingDependencyError, StoreError
 from .base import ByteRequest, OffsetRequest, RangeRequest, Store, SuffixRequest, validate_key
+from .fsspec_store import FsspecStore
 from .local import LocalStore
 from .memory import MemoryStore
+from .object_store import ObjectStore
+from .wrapper import CacheStore, LoggingStore, WrapperStore
 from .zip import ZipStore
 
 __all__ = [
-    "Store", "MemoryStore", "LocalStore", "ZipStore", "store_from", "ByteRequest",
-    "RangeRequest", "OffsetRequest", "SuffixRequest", "validate_key",
+    "Store", "MemoryStore", "LocalStore", "ZipStore", "ObjectStore", "FsspecStore", "WrapperStore",
+    "LoggingStore", "CacheStore", "store_from", "ByteRequest", "RangeRequest", "OffsetRequest",
+    "SuffixRequest", "validate_key",
 ]
 
 StoreLike = Store | str | os.PathLike | MutableMapping | None
@@ -51,8 +55,6 @@ def store_from(store: Any, *, mode: str = "a", storage_options: dict | None = No
             raise StoreError("storage_options apply to URLs only, not to a Store object")
         return store.with_read_only(True) if read_only and not store.read_only else store
     if _is_fsspec_mapper(store):
-        from .fsspec_store import FsspecStore
-
         return FsspecStore.from_mapper(store, read_only=read_only)
     if store is None or isinstance(store, MutableMapping):
         if storage_options:
@@ -87,12 +89,8 @@ def _store_from_url(url: str, storage_options: dict, read_only: bool) -> Store:
     if plugin is not None:
         return plugin.load()(url, storage_options=storage_options, read_only=read_only)
     if "::" not in url and scheme in _OBSTORE_SCHEMES and _installed("obstore"):
-        from .object_store import ObjectStore
-
         return ObjectStore.from_url(url, storage_options=storage_options, read_only=read_only)
     if _installed("fsspec"):
-        from .fsspec_store import FsspecStore
-
         return FsspecStore.from_url(url, storage_options=storage_options, read_only=read_only)
     raise MissingDependencyError(f"no store for URL {url!r}: URLs need obstore or fsspec; {REMOTE_EXTRA}")
 

@@ -150,10 +150,19 @@ def validate_key(key: str) -> str:
 
 
 def _validate_prefix(prefix: str) -> str:
+    if type(prefix) is not str:
+        raise InvalidKeyError(f"store prefixes are str, got {type(prefix).__name__} {prefix!r}")
     if prefix == "":
         return prefix
     validate_key(prefix[:-1] if prefix.endswith("/") else prefix)
     return prefix
+
+
+def dir_prefix(prefix: str) -> str:
+    """A directory-like prefix checked and ending in ``/`` (``""`` for the root): what the
+    ``list_dir`` of every store lists below."""
+    _validate_prefix(prefix)
+    return prefix + "/" if prefix and not prefix.endswith("/") else prefix
 
 
 class Store:
@@ -354,10 +363,9 @@ class Store:
 
         ``prefix`` is a directory-like path (``"a/b"`` or ``"a/b/"``; ``""`` for the root).
         """
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
+        prefix = dir_prefix(prefix)
         seen = set()
-        for key in self._list_prefix(_validate_prefix(prefix)):
+        for key in self._list_prefix(prefix):
             name = key[len(prefix):].split("/", 1)[0]
             if name not in seen:
                 seen.add(name)

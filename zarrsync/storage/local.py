@@ -41,7 +41,7 @@ from typing import Iterator
 from ..errors import InvalidKeyError, StoreError
 from ..executor import renew_after_fork
 from .base import (  # RangeRequest: the class docstring's example
-    ByteRequest, RangeRequest, Snapshot, Store, _validate_prefix, clip_request, validate_key,
+    ByteRequest, RangeRequest, Snapshot, Store, _validate_prefix, clip_request, dir_prefix, validate_key,
 )
 
 _TMP_MARK = ".__zarrsync_tmp__"
@@ -321,9 +321,9 @@ class LocalStore(Store):
 
     def delete_prefix(self, prefix: str) -> None:
         self._check_writable()
+        _validate_prefix(prefix)
         if prefix == "" or prefix.endswith("/"):
             if prefix:
-                validate_key(prefix[:-1])
                 self._check_dir(prefix[:-1], prefix)
             target = self.root if not prefix else self._path(prefix[:-1])
             if not os.path.isdir(target):
@@ -351,9 +351,7 @@ class LocalStore(Store):
                 yield rel
 
     def list_dir(self, prefix: str) -> Iterator[str]:
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        _validate_prefix(prefix)
+        prefix = dir_prefix(prefix)
         if not self._listable(prefix):
             return
         for entry in _entries(self.root + "/" + prefix[:-1] if prefix else self.root):

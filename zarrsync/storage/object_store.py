@@ -42,7 +42,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import MissingDependencyError, StoreError, VersionChangedError
 from .base import (
     ByteRequest, OffsetRequest, RangeRequest, Snapshot, Store, SuffixRequest,
-    _validate_prefix, clip_request, validate_key,
+    _validate_prefix, clip_request, dir_prefix, validate_key,
 )
 
 __all__ = ["ObjectStore"]
@@ -404,9 +404,7 @@ class ObjectStore(Store):
         LocalStore walks the keys instead: its empty directories are no names)."""
         if self._local:
             return super().list_dir(prefix)
-        if prefix and not prefix.endswith("/"):
-            prefix += "/"
-        full = self.prefix + _validate_prefix(prefix)
+        full = self.prefix + dir_prefix(prefix)
         try:
             result = _obstore().list_with_delimiter(self.store, full or None)
         except _failures() as e:
