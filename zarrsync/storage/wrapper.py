@@ -18,8 +18,8 @@ import threading
 from typing import Iterator, Sequence
 
 from ..errors import StoreError
-from ..executor import renew_after_fork
 from .base import ByteRequest, Snapshot, Store, _validate_prefix, slice_bytes, validate_key
+from .memory import _Guard  # one lock, re-created in a forked child
 
 __all__ = ["WrapperStore", "LoggingStore", "CacheStore"]
 
@@ -114,19 +114,7 @@ class WrapperStore(Store):
         return self.inner.is_empty(prefix)
 
 
-class _Guarded:
-    """Base of the shared mutable state of a wrapper and its views: one lock, re-created in a
-    forked child (a thread of the parent may have held it)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        renew_after_fork(self)
-
-    def _after_fork(self) -> None:
-        self.lock = threading.Lock()
-
-
-class _Stats(_Guarded):
+class _Stats(_Guard):
     """Call counts and byte totals of a :class:`LoggingStore`, behind its lock."""
 
     def __init__(self):
@@ -297,7 +285,7 @@ class _Fetch:
         self.stale = False
 
 
-class _Cache(_Guarded):
+class _Cache(_Guard):
     """The LRU of a :class:`CacheStore` and its views, and the reads in flight, behind one lock."""
 
     def __init__(self, max_bytes: int):
