@@ -995,7 +995,7 @@ def test_a_written_value_of_the_selections_shape_reaches_the_codecs_as_a_read_on
     a = zarrsync.create_array(MemoryStore(), shape=(4, 6), chunks=(2, 3), dtype="i4", fill_value=0)
     value = np.arange(12, dtype="i4").reshape(2, 6)
     ix = BasicIndexer((slice(1, 3), slice(None)), a.shape, a.chunks)
-    work = a._prepare_value(value, ix)
+    work = a._prepare_value(value, ix, a.dtype)
     assert np.shares_memory(work, value) and not work.flags.writeable
     a[1:3, :] = value
     assert value.flags.writeable

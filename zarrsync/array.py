@@ -456,7 +456,7 @@ class Array(Node):
         try:
             md, _, target = self._bound()
             ix = kind(selection, md.shape, md.chunk_shape)
-            value = self._prepare_value(value, ix, fields)
+            value = self._prepare_value(value, ix, md.dtype, fields)
             if ix.nchunks:
                 cfg = _config.with_overrides(self._config)
                 with self._own_settings():
@@ -464,13 +464,13 @@ class Array(Node):
         finally:
             state.release_write()
 
-    def _prepare_value(self, value: Any, ix, fields=None) -> np.ndarray:
+    def _prepare_value(self, value: Any, ix, dtype: np.dtype, fields=None) -> np.ndarray:
         """The value as an array of the selected dtype, broadcast to the work shape (0-d stays 0-d).
 
         Casting follows numpy's assignment rules: arrays cast unsafely, as ``x[...] = y`` does,
         but a Python number that does not fit the type raises instead of wrapping.
         """
-        dtype, sub = _field_dtype(self._metadata.dtype, fields)
+        dtype, sub = _field_dtype(dtype, fields)
         if isinstance(value, np.ndarray):
             arr = value
         elif type(value) in (int, float, complex):
@@ -581,7 +581,7 @@ class Array(Node):
                 continue  # not shrunk on this axis, or the new edge is a chunk boundary
             slab = tuple(slice(n, e) if i == d else slice(0, x) for i, x in enumerate(extent))
             ix = BasicIndexer(slab, extent, chunk_shape)
-            value = self._prepare_value(self.fill_value, ix)
+            value = self._prepare_value(new.fill_value, ix, new.dtype)
             with self._own_settings():
                 write_chunks(target, ix, value, cfg.max_workers, cfg.write_empty_chunks, None)
 

@@ -50,13 +50,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from typing import Iterator, Sequence
 
-from ..errors import InvalidKeyError, MissingDependencyError, StoreError
+from ..errors import MissingDependencyError, StoreError
 from . import base
 from .base import ByteRequest, Store, SuffixRequest, clip_request, validate_key
-from .local import _TMP_MARK
+from .local import _TMP_MARK, _temp_name, _unlink_quietly, refuse_temp_marker
 from .memory import _Guard
 
 __all__ = ["FsspecStore"]
@@ -79,7 +78,9 @@ def _fsspec():
         import fsspec.implementations.local
         import fsspec.implementations.memory
     except ImportError as e:
-        raise MissingDependencyError(f'FsspecStore needs fsspec: pip install "zarrsync[remote]" ({e})') from e
+        from . import REMOTE_EXTRA
+
+        raise MissingDependencyError(f"FsspecStore needs fsspec: {REMOTE_EXTRA} ({e})") from e
     return fsspec
 
 
@@ -177,9 +178,7 @@ class FsspecStore(Store):
     # --- paths and errors -----------------------------------------------------------------------
     def _path(self, key: str) -> str:
         """The filesystem path of a valid key."""
-        # a key holding the temp marker could be written but never listed
-        if _TMP_MARK in key:
-            raise InvalidKeyError(f"invalid store key {key!r}: {_TMP_MARK!r} is reserved for temporary files")
+        refuse_temp_marker(key)
         return self._prefix + key
 
     def _serial(self):
@@ -304,15 +303,12 @@ class FsspecStore(Store):
         """Write a local file atomically: fsspec's local ``pipe_file`` truncates the target and
         then writes it, so a reader could see a torn value. The value goes to a temporary file
         beside the target, which ``os.replace`` then renames over it (atomic on POSIX)."""
-        tmp = f"{path.rsplit('/', 1)[0]}/{_TMP_MARK}{os.getpid()}.{secrets.token_hex(8)}"
+        tmp = _temp_name(path.rsplit("/", 1)[0])
         self.fs.pipe_file(tmp, data)
         try:
             os.replace(tmp, path)
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _unlink_quietly(tmp)
             raise
 
     def _delete(self, key: str) -> None:

@@ -127,9 +127,7 @@ class LocalStore(Store):
     def _path(self, key: str) -> str:
         """The file path of a valid key, once its directory is known to resolve inside the root
         (a set lookup on the common path)."""
-        # a key holding the temp marker could be written but never listed
-        if _TMP_MARK in key:
-            raise InvalidKeyError(f"invalid store key {key!r}: {_TMP_MARK!r} is reserved for temporary files")
+        refuse_temp_marker(key)
         i = key.rfind("/")
         if i > 0 and key[:i] not in self._known_dirs:
             self._check_dir(key[:i], key)
@@ -433,6 +431,13 @@ def _regular_size(fd: int) -> int | None:
     """The size of an open regular file; None for anything else (a directory is not a value)."""
     st = os.fstat(fd)
     return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def refuse_temp_marker(key: str) -> None:
+    """A key holding the temp-file marker could be written but never listed: refuse it (every
+    store that writes local temp files beside their targets)."""
+    if _TMP_MARK in key:
+        raise InvalidKeyError(f"invalid store key {key!r}: {_TMP_MARK!r} is reserved for temporary files")
 
 
 _tmp_local = threading.local()
