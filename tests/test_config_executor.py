@@ -570,9 +570,23 @@ def _target(chunks, compressors, latency_bound=False):
 ])
 def test_chunk_workers(monkeypatch, chunks, compressors, writing, gil, expected):
     monkeypatch.setattr(zarrsync.pipeline, "_GIL", gil)
-    assert zarrsync.pipeline.chunk_workers(4, _target(chunks, compressors), writing) == expected
+    settings = zarrsync.config.Settings(max_workers=4)
+    assert zarrsync.pipeline.chunk_workers(settings, _target(chunks, compressors), writing) == expected
 
 
-def test_chunk_workers_latency_bound_store_and_single_worker():
-    assert zarrsync.pipeline.chunk_workers(4, _target((64, 64), None, latency_bound=True), writing=True) == 4
-    assert zarrsync.pipeline.chunk_workers(1, _target((1024, 1024), "auto"), writing=False) == 1
+def test_chunk_workers_single_worker():
+    settings = zarrsync.config.Settings(max_workers=1)
+    assert zarrsync.pipeline.chunk_workers(settings, _target((1024, 1024), "auto"), writing=False) == 1
+
+
+@pytest.mark.parametrize("writing", [False, True])
+@pytest.mark.parametrize("chunks, io_concurrency, budget, expected", [
+    ((64, 64), 64, 256 << 20, 64),          # 8 KiB chunks: io_concurrency requests in flight
+    ((64, 64), 10, 256 << 20, 10),
+    ((4096, 4096), 64, 256 << 20, 8),       # 32 MiB chunks: the byte budget holds 8 of them
+    ((4096, 4096), 64, 1 << 20, 4),         # never fewer than max_workers
+])
+def test_chunk_workers_latency_bound(chunks, io_concurrency, budget, expected, writing):
+    settings = zarrsync.config.Settings(max_workers=4, io_concurrency=io_concurrency, io_bytes_in_flight=budget)
+    target = _target(chunks, None, latency_bound=True)
+    assert zarrsync.pipeline.chunk_workers(settings, target, writing) == expected

@@ -25,20 +25,25 @@ OPTIONS = {"client_options": {"allow_http": True}}  # plain http on loopback
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files with byte ranges (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``) and an ETag of
-    each file's contents; appends ``(method, path, range, if_match)`` to the server's ``requests``."""
+    """Static files with byte ranges (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``), an ETag of
+    each file's contents and ``If-Match`` (412 when it names another ETag); appends ``(method, path, range, if_match)`` to the server's ``requests``."""
 
     def log_message(self, *args):
         pass
 
     def send_head(self):
-        self.server.requests.append((self.command, self.path, self.headers.get("Range"), self.headers.get("If-Match")))
+        request = (self.command, self.path, self.headers.get("Range"), self.headers.get("If-Match"))
+        self.server.requests.append(request)
         path = self.translate_path(self.path)
         if not os.path.isfile(path):
             return super().send_head()
         with open(path, "rb") as f:
             data = f.read()
         etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        self.server.before_answering(request)  # the answer is this version, whatever happens now
+        if self.headers.get("If-Match") not in (None, etag):
+            self.send_error(412)
+            return None
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range") or "")
         if match is None:
             start, end, status = 0, len(data), 200
@@ -66,6 +71,8 @@ def served(tmp_path):
     zarrsync.consolidate_metadata(str(tmp_path / "g.zarr"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(tmp_path)))
     server.requests = []
+    server.before_answering = lambda request: None  # a test may act between a request and its answer
+    server.root = tmp_path
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -93,11 +100,34 @@ def test_one_element_of_a_sharded_array_reads_two_ranges_of_one_version(served):
     server.requests.clear()
     assert a[5, 6] == 5 * 16 + 6
     shard = "/g.zarr/s/c/0/0"
-    # a HEAD for the size and ETag of the shard, then its index and one inner chunk, each a
-    # ranged GET checked against that ETag: never the whole shard
-    assert [(m, p) for m, p, _, _ in server.requests] == [("HEAD", shard), ("GET", shard), ("GET", shard)]
-    gets = [(r, tag) for m, _, r, tag in server.requests if m == "GET"]
-    assert all(r is not None and tag is not None for r, tag in gets) and len({tag for _, tag in gets}) == 1
+    # the index (the shard's last bytes), whose answer carries the shard's size and ETag, then
+    # one inner chunk, a ranged GET checked against that ETag: two requests, never the whole shard
+    assert [(m, p) for m, p, _, _ in server.requests] == [("GET", shard), ("GET", shard)]
+    (index_range, index_tag), (chunk_range, chunk_tag) = [(r, tag) for _, _, r, tag in server.requests]
+    with open(server.root / "g.zarr/s/c/0/0", "rb") as f:
+        etag = '"' + hashlib.sha256(f.read()).hexdigest()[:16] + '"'
+    assert index_range.startswith("bytes=-") and index_tag is None
+    assert re.fullmatch(r"bytes=\d+-\d+", chunk_range) and chunk_tag == etag
+
+
+def test_a_shard_replaced_between_its_index_and_its_chunks_is_read_again(served):
+    url, server = served
+    a = zarrsync.open_array(url, path="s", mode="r", storage_options=OPTIONS)
+    writer = zarrsync.open_array(str(server.root / "g.zarr"), path="s", mode="r+")
+    new = np.arange(256).reshape(16, 16) + 1000
+    replaced = []
+
+    def replace_after_the_index(request):
+        if request[0] == "GET" and request[1].endswith("/s/c/0/0") and not replaced:
+            replaced.append(request)
+            writer[...] = new  # the index answered is the old one; its chunk's GET will not match
+
+    server.before_answering = replace_after_the_index
+    server.requests.clear()
+    assert a[5, 6] == new[5, 6]  # never the old index with the new chunk's bytes, or the reverse
+    shard_requests = [(m, tag) for m, p, _, tag in server.requests if p.endswith("/s/c/0/0")]
+    # the old version's index, a conditional GET refused (412), then the new index and its chunk
+    assert [tag is None for _, tag in shard_requests] == [True, False, True, False]
 
 
 def test_writes_are_refused(served):

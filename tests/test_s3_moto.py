@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import threading
 import time
-import uuid
 
 import numpy as np
 import pytest
@@ -19,11 +17,10 @@ from oracles import require
 
 obstore = require("obstore")
 
-import boto3  # noqa: E402
-import botocore.exceptions  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
 from obstore.store import S3Store  # noqa: E402
 
+import s3server  # noqa: E402  (tests/s3server.py: moto's server on loopback)
+from s3server import moto  # noqa: E402,F401 - the fixture
 import zarrsync  # noqa: E402
 from zarrsync.errors import VersionChangedError  # noqa: E402
 from zarrsync.storage import store_from  # noqa: E402
@@ -31,55 +28,21 @@ from zarrsync.storage.base import RangeRequest, SuffixRequest  # noqa: E402
 from zarrsync.storage.object_store import ObjectStore  # noqa: E402
 from zarrsync.testing import StoreTests, run_threads  # noqa: E402
 
-HOST = "127.0.0.1"  # loopback only: the server is never reachable from elsewhere
-CREDENTIALS = {"region": "us-east-1", "access_key_id": "testing", "secret_access_key": "testing"}
 VALUE = bytes(range(256)) * 4  # 1024 bytes, every offset distinguishable
 #: a request in werkzeug's log line (it colours some of them with ANSI escapes)
 _REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*([A-Z]+) (\S+) HTTP/[0-9.]+(?:\x1b\[[0-9;]*m)*" (\d+)')
 
 
-def _free_port() -> int:
-    """A loopback port free now (the OS picks it; the server binds it right after)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _wait_until_answering(client, seconds: float = 10.0) -> None:
-    """Return once the server answers an S3 request (ListBuckets)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            client.list_buckets()
-            return
-        except botocore.exceptions.EndpointConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
-def s3():
-    """moto's S3 server on a free loopback port: (obstore options reaching it, a boto3 client)."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://{HOST}:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name=CREDENTIALS["region"],
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
-        _wait_until_answering(client)
-        yield {"endpoint": endpoint, "client_options": {"allow_http": True}, **CREDENTIALS}, client
-    finally:
-        server.stop()
+def s3(moto):
+    """(obstore options reaching the server, a boto3 client)."""
+    return moto.obstore_options, moto.client
 
 
 @pytest.fixture
-def bucket(s3) -> str:
+def bucket(moto) -> str:
     """A fresh, empty bucket."""
-    name = f"zarrsync-{uuid.uuid4().hex[:16]}"
-    s3[1].create_bucket(Bucket=name)
-    return name
+    return moto.new_bucket()
 
 
 @pytest.fixture

@@ -602,7 +602,7 @@ def test_fork_while_threads_hold_store_locks(tmp_path):
         real_append(zf, info, data, key)
 
     zstore._append = blocking_append
-    locks = [base._SET_IF_ABSENT_LOCK, config._lock, registry._lock, registry._load_lock,
+    locks = [base._CONDITIONAL_LOCK, config._lock, registry._lock, registry._load_lock,
              dtypes._registry_lock, local._known.lock]
 
     def holder():
@@ -622,7 +622,7 @@ def test_fork_while_threads_hold_store_locks(tmp_path):
     entered.acquire()
 
     def child():
-        for lock in (base._SET_IF_ABSENT_LOCK, config._lock, registry._lock, registry._load_lock,
+        for lock in (base._CONDITIONAL_LOCK, config._lock, registry._lock, registry._load_lock,
                      dtypes._registry_lock, local._known.lock):
             assert lock.acquire(timeout=5), lock
             lock.release()

@@ -241,8 +241,8 @@ def test_cache_hits_and_misses():
     inner = LoggingStore(MemoryStore())
     s = CacheStore(inner, max_bytes=MIB)
     s.set("k", b"0123456789")
-    assert s.get("k", RangeRequest(0, 2)) == b"01"  # a range before the whole value: forwarded
-    assert s.cached_bytes == 0
+    assert s.get("k", RangeRequest(0, 2)) == b"01"  # a range before the whole value: cached as a part
+    assert s.cached_bytes == 2
     assert s.get("k") == b"0123456789"
     assert s.get("k") == b"0123456789"
     assert s.get("k", SuffixRequest(3)) == b"789"
@@ -254,7 +254,7 @@ def test_cache_hits_and_misses():
     assert inner.counts["get"] == 2  # the range, then one whole value
     assert s.get("missing") is None and s.get("missing") is None  # absence is not cached
     assert inner.counts["get"] == 4 and s.misses == 4
-    assert s.cached_bytes == 10
+    assert s.cached_bytes == 10  # the whole value replaced the part it answers
 
 
 def test_cache_lru_order_and_bound():
@@ -321,25 +321,6 @@ def test_concurrent_misses_make_one_inner_get():
     assert results == [b"value" * 100] * 16
     assert inner.gets == 1
     assert s.get("k") == b"value" * 100 and inner.gets == 1 and s.hits == 1
-
-
-def test_failed_fetch_reaches_every_waiter_and_caches_nothing():
-    inner = HeldStore()
-    inner.set("k", b"v")
-    s = CacheStore(inner, max_bytes=MIB)
-    inner.hold("k", error=StoreError("injected failure of k"))
-    threads = [in_thread(lambda: s.get("k")) for _ in range(16)]
-    assert inner.entered.wait(10)
-    wait_until(lambda: s.misses == 16)
-    inner.release.set()
-    results = []
-    for t, out in threads:
-        t.join()
-        results += out
-    assert len(results) == 16
-    assert all(isinstance(r, StoreError) and "injected failure of k" in str(r) for r in results)
-    assert inner.gets == 1 and s.cached_bytes == 0
-    assert s.get("k") == b"v" and inner.gets == 2  # nothing was cached: read again
 
 
 def test_invalid_keys_through_cache():
@@ -414,7 +395,8 @@ def test_array_round_trip_through_cache(tmp_path):
     np.testing.assert_array_equal(a[...], x)
     inner.reset()
     np.testing.assert_array_equal(a[3:11, 7:13], x[3:11, 7:13])  # a sharded partial read
-    assert inner.counts.get("snapshot", 0) > 0  # shards are read through snapshots, not the cache
+    snapshots = inner.counts.get("snapshot", 0) + inner.counts.get("snapshot_read", 0)
+    assert snapshots > 0  # shards are read through snapshots, not the cache
     a[1, 2] = 1000  # a partial write into a shard that the reads above went through
     x[1, 2] = 1000
     np.testing.assert_array_equal(a[0:4, 0:5], x[0:4, 0:5])
@@ -442,3 +424,246 @@ def test_array_of_whole_chunks_through_cache():
     assert inner.counts.get("get", 0) + inner.counts.get("get_into", 0) == 4  # each chunk read once
     a[0:5] = 7.0
     np.testing.assert_array_equal(a[0:5], np.full(5, 7.0))
+
+
+# --- CacheStore: byte ranges --------------------------------------------------------------------
+DIGITS = b"0123456789"
+LETTERS = b"ABCDEFGHIJ"
+
+
+def test_repeated_range_read_makes_one_inner_read():
+    inner = LoggingStore(MemoryStore())
+    s = CacheStore(inner, max_bytes=MIB)
+    s.set("k", DIGITS)
+    inner.reset()
+    assert s.get("k", RangeRequest(2, 5)) == b"234"
+    assert s.get("k", RangeRequest(2, 5)) == b"234"
+    assert inner.counts == {"get": 1} and (s.hits, s.misses) == (1, 1) and s.cached_bytes == 3
+    # each request is its own entry, even where two select the same bytes
+    assert s.get("k", RangeRequest(3, 6)) == b"345"
+    assert s.get("k", OffsetRequest(7)) == b"789"
+    assert s.get("k", RangeRequest(7, 10)) == b"789"
+    assert s.get("k", SuffixRequest(3)) == b"789"
+    assert inner.counts == {"get": 5} and s.cached_bytes == 3 * 5
+    for request, expected in [(RangeRequest(3, 6), b"345"), (OffsetRequest(7), b"789"),
+                              (RangeRequest(7, 10), b"789"), (SuffixRequest(3), b"789")]:
+        assert s.get("k", request) == expected
+    assert inner.counts == {"get": 5} and (s.hits, s.misses) == (5, 5)
+
+
+def test_concurrent_range_misses_make_one_inner_read():
+    inner = HeldStore()
+    value = bytes(range(256)) * 4
+    inner.set("k", value)
+    s = CacheStore(inner, max_bytes=MIB)
+    inner.hold("k")
+
+    def release() -> None:
+        assert inner.entered.wait(10)
+        wait_until(lambda: s.misses == 16)  # every reader has joined the one read in flight
+        inner.release.set()
+
+    releaser, released = in_thread(release)
+    results: list = [None] * 16
+
+    def work(i: int) -> None:
+        results[i] = s.get("k", RangeRequest(100, 300))
+
+    run_threads(16, work)
+    releaser.join()
+    assert released == [None]
+    assert results == [value[100:300]] * 16
+    assert inner.gets == 1
+    assert s.get("k", RangeRequest(100, 300)) == value[100:300] and inner.gets == 1 and s.hits == 1
+    assert s.get("k", RangeRequest(100, 301)) == value[100:301] and inner.gets == 2  # another entry
+
+
+@pytest.mark.parametrize("request_", [None, RangeRequest(1, 4)], ids=["whole", "range"])
+def test_failed_read_reaches_every_waiter_and_caches_nothing(request_):
+    inner = HeldStore()
+    inner.set("k", DIGITS)
+    s = CacheStore(inner, max_bytes=MIB)
+    inner.hold("k", error=StoreError("injected failure of k"))
+    threads = [in_thread(lambda: s.get("k", request_)) for _ in range(16)]
+    assert inner.entered.wait(10)
+    wait_until(lambda: s.misses == 16)
+    inner.release.set()
+    results = []
+    for t, out in threads:
+        t.join()
+        results += out
+    assert len(results) == 16
+    assert all(r is results[0] for r in results)  # the one exception object
+    assert isinstance(results[0], StoreError) and "injected failure of k" in str(results[0])
+    assert inner.gets == 1 and s.cached_bytes == 0
+    expected = DIGITS if request_ is None else DIGITS[1:4]
+    assert s.get("k", request_) == expected and inner.gets == 2  # nothing was cached: read again
+
+
+def test_get_ranges_caches_its_parts():
+    inner = LoggingStore(MemoryStore())
+    s = CacheStore(inner, max_bytes=MIB)
+    s.set("k", DIGITS)
+    inner.reset()
+    ranges = [RangeRequest(0, 2), SuffixRequest(3), RangeRequest(0, 2)]
+    assert s.get_ranges("k", ranges) == [b"01", b"789", b"01"]
+    assert inner.counts == {"get_ranges": 1} and s.cached_bytes == 5  # a repeated range: one entry
+    assert s.get_ranges("k", ranges) == [b"01", b"789", b"01"]
+    assert s.get_ranges("k", [SuffixRequest(3)]) == [b"789"]
+    assert s.get("k", RangeRequest(0, 2)) == b"01"  # a part cached by get_ranges answers get
+    assert inner.counts == {"get_ranges": 1} and (s.hits, s.misses) == (3, 1)
+    # one range not cached: one inner call for all of them, the inner store's batching kept
+    assert s.get_ranges("k", [RangeRequest(0, 2), RangeRequest(4, 6)]) == [b"01", b"45"]
+    assert inner.counts == {"get_ranges": 2} and s.cached_bytes == 7
+    assert s.get_ranges("k", []) == [] and inner.counts == {"get_ranges": 3}  # no range: asks the inner store
+    assert s.get("k") == DIGITS and s.cached_bytes == 10  # the whole value replaces its parts
+    inner.reset()
+    assert s.get_ranges("k", [RangeRequest(8, 20), OffsetRequest(5)]) == [b"89", b"56789"]
+    assert inner.counts == {}
+
+
+def test_missing_key_and_empty_parts_are_not_cached():
+    inner = LoggingStore(MemoryStore())
+    s = CacheStore(inner, max_bytes=MIB)
+    s.set("k", DIGITS)
+    inner.reset()
+    for _ in range(2):
+        assert s.get("missing", RangeRequest(0, 2)) is None
+        assert s.get_ranges("missing", [RangeRequest(0, 2)]) is None
+        assert s.get("k", RangeRequest(50, 60)) == b""  # past the end: costs no bytes
+        assert s.get_ranges("k", [SuffixRequest(0)]) == [b""]
+    assert inner.counts == {"get": 4, "get_ranges": 4}
+    assert s.cached_bytes == 0 and s.hits == 0
+
+
+@pytest.mark.parametrize("request_", [(0, 2), [0, 2], slice(0, 2), "0-2"], ids=repr)
+def test_unknown_byte_request_through_cache(request_):
+    s = CacheStore(MemoryStore(), max_bytes=MIB)
+    s.set("k", DIGITS)
+    with pytest.raises(StoreError, match="unknown byte request"):
+        s.get("k", request_)
+    with pytest.raises(StoreError, match="unknown byte request"):
+        s.get_ranges("k", [RangeRequest(0, 1), request_])
+    assert s.cached_bytes == 0
+
+
+def _delete_behind_the_cache_then_create(s):
+    s.inner.delete("a/k")  # the cached parts of a/k stay until set_if_not_exists drops them
+    assert s.set_if_not_exists("a/k", LETTERS) is True
+
+
+def _set_if_version(s):
+    assert s.set_if_version("a/k", LETTERS, s.get_versioned("a/k")[1]) is True
+
+
+@pytest.mark.parametrize("write, new", [
+    (lambda s: s.set("a/k", LETTERS), LETTERS),
+    (lambda s: s.delete("a/k"), None),
+    (lambda s: s.delete_prefix("a/"), None),
+    (_set_if_version, LETTERS),
+    (_delete_behind_the_cache_then_create, LETTERS),
+], ids=["set", "delete", "delete_prefix", "set_if_version", "set_if_not_exists"])
+def test_write_drops_the_ranges_of_its_key_only(write, new):
+    inner = LoggingStore(MemoryStore())
+    s = CacheStore(inner, max_bytes=MIB)
+    s.set("a/k", DIGITS)
+    s.set("b/k", DIGITS)
+    ranges = [RangeRequest(0, 1), SuffixRequest(2)]
+    for key in ("a/k", "b/k"):
+        assert s.get(key, RangeRequest(2, 5)) == b"234"
+        assert s.get_ranges(key, ranges) == [b"0", b"89"]
+    assert s.cached_bytes == 2 * 6
+    write(s)
+    assert s.cached_bytes == 6  # b/k's parts
+    inner.reset()
+    assert s.get("a/k", RangeRequest(2, 5)) == (None if new is None else new[2:5])
+    assert s.get_ranges("a/k", ranges) == (None if new is None else [new[:1], new[-2:]])
+    assert inner.counts == {"get": 1, "get_ranges": 1}  # read again: the old parts were dropped
+    assert s.get("b/k", RangeRequest(2, 5)) == b"234"
+    assert s.get_ranges("b/k", ranges) == [b"0", b"89"]
+    assert inner.counts == {"get": 1, "get_ranges": 1}  # still cached: other keys keep their parts
+
+
+RANGED_READS = {
+    "get": (lambda s: s.get("k", RangeRequest(0, 3)), lambda v: None if v is None else v[:3]),
+    "get_ranges": (lambda s: s.get_ranges("k", [RangeRequest(0, 3), SuffixRequest(2)]),
+                   lambda v: None if v is None else [v[:3], v[-2:]]),
+}
+
+
+@pytest.mark.parametrize("read", sorted(RANGED_READS))
+@pytest.mark.parametrize("write, expected", [
+    (lambda s: s.set("k", LETTERS), LETTERS),
+    (lambda s: s.delete("k"), None),
+    (lambda s: s.delete_prefix(""), None),
+    (lambda s: s.set_if_version("k", LETTERS, DIGITS), LETTERS),  # the default version: the bytes
+    (lambda s: (s.delete("k"), s.set_if_not_exists("k", LETTERS)), LETTERS),
+], ids=["set", "delete", "delete_prefix", "set_if_version", "set_if_not_exists"])
+def test_write_racing_a_range_read_is_never_cached_stale(read, write, expected):
+    call, answer = RANGED_READS[read]
+    inner = HeldStore()
+    inner.set("k", DIGITS)
+    s = CacheStore(inner, max_bytes=MIB)
+    inner.hold("k")
+    slow, out = in_thread(lambda: call(s))
+    assert inner.entered.wait(10)  # the slow read has old bytes in hand
+    write(s)
+    assert call(s) == answer(expected)  # a read after the write does not join the stale read
+    inner.release.set()
+    slow.join()
+    assert len(out) == 1 and not isinstance(out[0], BaseException)
+    if read == "get":
+        assert out == [b"012"]  # began before the write: may return the old bytes ...
+    assert call(s) == answer(expected)  # ... but never caches them
+    assert call(s) == answer(expected)
+    assert s.get("k") == expected
+
+
+def test_lru_counts_range_bytes():
+    inner = LoggingStore(MemoryStore())
+    s = CacheStore(inner, max_bytes=10)
+    s.set("k", bytes(range(100)))  # larger than max_bytes: only parts of it can be cached
+    s.get("k", RangeRequest(0, 4))
+    s.get("k", RangeRequest(4, 8))
+    assert s.cached_bytes == 8
+    s.get("k", RangeRequest(0, 4))  # now the most recently used: 4..8 goes first
+    s.get_ranges("k", [RangeRequest(8, 12)])
+    assert s.cached_bytes == 8
+    inner.reset()
+    assert s.get("k", RangeRequest(0, 4)) == bytes(range(4))
+    assert s.get_ranges("k", [RangeRequest(8, 12)]) == [bytes(range(8, 12))]
+    assert inner.counts == {}
+    assert s.get("k", RangeRequest(4, 8)) == bytes(range(4, 8))  # evicted: read again
+    assert inner.counts == {"get": 1}
+    assert s.get("k", RangeRequest(0, 11)) == bytes(range(11))  # larger than max_bytes: never cached
+    assert s.get("k", RangeRequest(0, 11)) == bytes(range(11))
+    assert inner.counts == {"get": 3} and s.cached_bytes <= 10
+    s.set("w", b"wwwwww")
+    s.get("w")  # a whole value evicts parts of other keys as any entry does
+    assert s.cached_bytes <= 10 and s.get("w") == b"wwwwww" and inner.counts["get"] == 4
+
+
+def test_range_bound_and_bookkeeping_under_threads():
+    s = CacheStore(MemoryStore(), max_bytes=64)
+    values = {f"k{i}": bytes([i]) * 40 for i in range(6)}
+    for key, value in values.items():
+        s.set(key, value)
+
+    def work(t: int) -> None:
+        for n in range(300):
+            key = f"k{(t + n) % 6}"
+            start = (t * 3 + n) % 30
+            request = RangeRequest(start, start + 1 + n % 9)
+            if n % 5 == 0:
+                got = s.get_ranges(key, [request, SuffixRequest(3)])
+                assert got == [values[key][start:request.end], values[key][-3:]]
+            else:
+                assert s.get(key, request) == values[key][start:request.end]
+            if n % 37 == 0:
+                assert s.get(key) == values[key]  # a whole value: drops the key's parts
+            assert s.cached_bytes <= 64
+
+    run_threads(8, work)
+    assert 0 < s.cached_bytes <= 64
+    s.delete_prefix("")  # drops every entry left, parts and values: the byte count agrees
+    assert s.cached_bytes == 0

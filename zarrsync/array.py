@@ -334,7 +334,7 @@ class Array(Node):
             work = _allocate_work(ix.work_shape, dtype, cfg.order, self)
         if ix.nchunks:
             with self._own_settings():
-                read_chunks(target, ix, work, cfg.max_workers)
+                read_chunks(target, ix, work, cfg)
         records = ix.to_result(work)
         if result is not None:
             if not np.shares_memory(result, work):
@@ -460,7 +460,7 @@ class Array(Node):
             if ix.nchunks:
                 cfg = _config.with_overrides(self._config)
                 with self._own_settings():
-                    write_chunks(target, ix, value, cfg.max_workers, cfg.write_empty_chunks, fields)
+                    write_chunks(target, ix, value, cfg, fields)
         finally:
             state.release_write()
 
@@ -583,7 +583,7 @@ class Array(Node):
             ix = BasicIndexer(slab, extent, chunk_shape)
             value = self._prepare_value(new.fill_value, ix, new.dtype)
             with self._own_settings():
-                write_chunks(target, ix, value, cfg.max_workers, cfg.write_empty_chunks, None)
+                write_chunks(target, ix, value, cfg)
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
         """Grow the array along ``axis`` and write ``data`` there; returns the new shape.

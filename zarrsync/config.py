@@ -1,8 +1,8 @@
 """Runtime settings.
 
 Settings are one frozen :class:`Settings` value. The process-wide defaults come from the
-environment (``ZARRSYNC_MAX_WORKERS``, ``ZARRSYNC_WRITE_EMPTY_CHUNKS``, ``ZARRSYNC_ORDER``,
-``ZARRSYNC_ALLOW_PICKLE``) and may be changed with :func:`set`. :func:`context` overrides them
+environment (``ZARRSYNC_`` and the setting's name in capitals: ``ZARRSYNC_MAX_WORKERS``,
+``ZARRSYNC_IO_CONCURRENCY`` ...) and may be changed with :func:`set`. :func:`context` overrides them
 for the current thread (or asyncio task) only: the override lives in a ``contextvars.ContextVar``,
 so it never leaks into other threads. ``asyncio.to_thread`` copies the caller's context, so an
 override made around ``await a.set_async(...)`` applies to that call.
@@ -48,16 +48,29 @@ class Settings:
     allow_pickle : bool
         Allow codecs that run ``pickle`` on decode. Off by default: unpickling untrusted data
         runs arbitrary code.
+    io_concurrency : int
+        Requests in flight at once for a store whose calls wait on a network
+        (``latency_bound``: object stores, HTTP). Threads waiting on round trips cost no CPU, so
+        this is far above ``max_workers``; decoding still uses at most ``max_workers`` threads
+        at once. Default 64.
+    io_bytes_in_flight : int
+        Caps those requests so that about this many bytes of chunks (decoded size) are held at
+        once: chunks of 64 MiB get 4 requests in flight under the default 256 MiB, never fewer
+        than ``max_workers``.
     """
 
     max_workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
     write_empty_chunks: bool = False
     order: str = "C"
     allow_pickle: bool = False
+    io_concurrency: int = 64
+    io_bytes_in_flight: int = 256 << 20
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_workers, int) or isinstance(self.max_workers, bool) or self.max_workers < 1:
-            raise ConfigError(f"max_workers must be a positive int, got {self.max_workers!r}")
+        for name in ("max_workers", "io_concurrency", "io_bytes_in_flight"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ConfigError(f"{name} must be a positive int, got {value!r}")
         if self.order not in ("C", "F"):
             raise ConfigError(f"order must be 'C' or 'F', got {self.order!r}")
         for name in ("write_empty_chunks", "allow_pickle"):
@@ -81,11 +94,13 @@ def _env_bool(name: str, value: str) -> bool:
 def _from_environment() -> Settings:
     kw: dict = {}
     env = os.environ
-    if "ZARRSYNC_MAX_WORKERS" in env:
-        try:
-            kw["max_workers"] = int(env["ZARRSYNC_MAX_WORKERS"])
-        except ValueError:
-            raise ConfigError(f"ZARRSYNC_MAX_WORKERS={env['ZARRSYNC_MAX_WORKERS']!r} is not an integer") from None
+    for field in ("max_workers", "io_concurrency", "io_bytes_in_flight"):
+        name = "ZARRSYNC_" + field.upper()
+        if name in env:
+            try:
+                kw[field] = int(env[name])
+            except ValueError:
+                raise ConfigError(f"{name}={env[name]!r} is not an integer") from None
     if "ZARRSYNC_ORDER" in env:
         kw["order"] = env["ZARRSYNC_ORDER"].strip().upper()
     for field in ("write_empty_chunks", "allow_pickle"):

@@ -3,7 +3,7 @@
 Every error zarrsync raises on purpose is a :class:`ZarrsyncError`, and each also subclasses the
 builtin exception a Python user would expect (``ValueError``, ``KeyError``, ``IndexError``,
 ``PermissionError`` ...), so ``except ValueError`` keeps working. Messages say what was wrong and
-where: the key, the metadata field, the codec.
+where: the key, the metadata field, the codec. :class:`UnguardedWriteWarning` is the one warning.
 """
 
 from __future__ import annotations
@@ -117,3 +117,9 @@ class ValueOverflowError(ZarrsyncError, OverflowError, ValueError):
 
 class ConfigError(ZarrsyncError, ValueError):
     """A runtime setting has an invalid value."""
+
+
+class UnguardedWriteWarning(UserWarning):
+    """A chunk was written in part on a store that may be shared with writers in other processes
+    or machines (``latency_bound``) but has no conditional writes: a concurrent partial write
+    of the same chunk elsewhere can lose one of the two updates."""

@@ -18,21 +18,25 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import sys
 import threading
+import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from .codecs.base import ChunkSpec
 from .codecs.chain import CodecPipeline, full_of_fill, is_fill, scratch
-from .errors import CorruptChunkError, StoreError, VersionChangedError, ZarrsyncError
+from .errors import CorruptChunkError, StoreError, UnguardedWriteWarning, VersionChangedError, ZarrsyncError
 from .executor import run_tasks
 from .indexing import Batches, ProductItems, assign, only_slices
+from .config import Settings
 from .storage.base import Store
 
 __all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget",
-           "read_shard_region", "name_chunk_error"]
+           "read_shard_region", "name_chunk_error", "update_conditionally", "chunk_workers", "CpuGate"]
 
 
 _LARGE_CHUNK = 256 << 10
@@ -54,7 +58,7 @@ _GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 _KIB = 1024
 
 
-def chunk_workers(max_workers: int, target: "ChunkTarget", writing: bool) -> int:
+def chunk_workers(settings: Settings, target: "ChunkTarget", writing: bool) -> int:
     """How many threads a chunk read or write should use (the one home of this rule).
 
     Threads pay only when each chunk's work away from the GIL and the kernel's locks outweighs
@@ -63,18 +67,44 @@ def chunk_workers(max_workers: int, target: "ChunkTarget", writing: bool) -> int
     read in groups with one decode call per group (:func:`read_chunks`), 8 KiB chunks gain 1.7x;
     uncompressed reads break even near 128 KiB. Writing small chunks to a local file system contends in the
     kernel on file creation and renames (8 KiB chunks: 0.5-1.0x on 2 threads, GIL or not), while
-    chunks from 128 KiB gain 1.2-2x. Stores whose calls wait on a network (``latency_bound``)
-    always get every worker, and free-threaded Python gets every worker for reads.
+    chunks from 128 KiB gain 1.2-2x. Free-threaded Python gets every worker for reads.
+
+    Stores whose calls wait on a network (``latency_bound``) get ``io_concurrency`` threads, as
+    many as ``io_bytes_in_flight`` holds chunks of this size, never fewer than ``max_workers``:
+    a thread waiting on a round trip costs no CPU, and decoding is held to ``max_workers``
+    threads at once by :class:`CpuGate`.
     """
-    if max_workers <= 1 or target.store.latency_bound:
-        return max_workers
+    max_workers = settings.max_workers
     nbytes = target.spec.nbytes
+    if target.store.latency_bound:
+        return max(max_workers, min(settings.io_concurrency, settings.io_bytes_in_flight // max(nbytes, 1)))
+    if max_workers <= 1:
+        return 1
     compressed = bool(target.pipeline.bytes_bytes)
     if writing:
         return max_workers if nbytes >= 128 * _KIB else 1
     if not _GIL or target.pipeline.decodes_many:  # small chunks are then read in groups
         return max_workers
     return max_workers if nbytes >= (32 * _KIB if compressed else 128 * _KIB) else 1
+
+
+class CpuGate:
+    """Holds the CPU work of a call's tasks (decoding, encoding, placing) to ``max_workers``
+    threads at once while more threads wait on a network: ``with gate: ...`` around that work.
+    A gate of the call's own thread count never blocks, so local stores skip the semaphore."""
+
+    __slots__ = ("_semaphore",)
+
+    def __init__(self, max_workers: int, threads: int):
+        self._semaphore = threading.Semaphore(max_workers) if threads > max_workers else None
+
+    def __enter__(self) -> None:
+        if self._semaphore is not None:
+            self._semaphore.acquire()
+
+    def __exit__(self, *exc) -> None:
+        if self._semaphore is not None:
+            self._semaphore.release()
 
 
 # --- per-key write locks -------------------------------------------------------------------------
@@ -111,24 +141,26 @@ _SNAPSHOT_TRIES = 16
 
 
 def read_shard_region(store: Store, key: str, codec, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
-                      max_workers: int, indexer: type) -> bool:
+                      max_workers: int, indexer: type, io_workers: int = 1) -> bool:
     """Decode part of the shard at ``key`` into ``dest`` from one snapshot of it; False if the
     shard is missing (``dest`` then holds nothing useful).
 
-    The index and the inner chunks come from one :meth:`Store.snapshot`, so a concurrent writer
-    can never hand this reader the index of one version and the bytes of another. A snapshot
-    whose version moves while it is read raises ``VersionChangedError``: the read starts over
-    from a new snapshot (it rewrites every element of ``dest`` it touches), a bounded number of
-    times.
+    The index and the inner chunks come from one snapshot (:meth:`Store.snapshot_read` opens it
+    with the index: one round trip on an object store), so a concurrent writer can never hand
+    this reader the index of one version and the bytes of another. A snapshot whose version
+    moves while it is read raises ``VersionChangedError``: the read starts over from a new
+    snapshot (it rewrites every element of ``dest`` it touches), a bounded number of times.
     """
     changed = None
+    index_request = [codec.index_request(spec)]
     for _ in range(_SNAPSHOT_TRIES):
         try:
-            snapshot = store.snapshot(key)
-            if snapshot is None:
+            opened = store.snapshot_read(key, index_request)
+            if opened is None:
                 return False
+            snapshot, (raw_index,) = opened
             with snapshot:
-                codec.read_region(snapshot, selection, dest, spec, max_workers, indexer)
+                codec.read_region(snapshot, raw_index, selection, dest, spec, max_workers, indexer, io_workers)
             return True
         except VersionChangedError as e:
             changed = e
@@ -235,7 +267,7 @@ def _is_view(out_sel) -> bool:
     return out_sel is Ellipsis or only_slices(out_sel)
 
 
-def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int) -> None:
+def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Settings) -> None:
     """Decode every chunk the ``indexer`` touches into ``out`` (its work-shaped array).
 
     Three kinds of task. Shards (a chain that is just ``sharding_indexed``): a whole shard is
@@ -262,11 +294,15 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
     direct = pipeline.decodes_into
     shape, dtype, nbytes = spec.shape, spec.dtype, spec.nbytes
     large = nbytes >= _LARGE_CHUNK
-    workers = chunk_workers(max_workers, target, writing=False)
+    workers = chunk_workers(settings, target, writing=False)
+    remote = store.latency_bound  # fetch and decode apart: many requests wait, few threads decode
+    gate = CpuGate(settings.max_workers, workers)
 
     if target.partial:
         codec = pipeline.array_bytes
-        inner_workers = workers if len(items) == 1 else 1  # one shard: its inner chunks fan out instead
+        one_shard = len(items) == 1  # its inner chunks fan out instead
+        inner_workers = min(workers, settings.max_workers) if one_shard else 1
+        io_workers = workers if one_shard and remote else 1
         kind = indexer.local
 
         def shard_task(item):
@@ -277,10 +313,12 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
                 if complete and dest.shape == shape:  # one get: one version of the whole shard
                     data = store.get(key)
                     if data is not None:
-                        codec.decode_region(data, chunk_sel, dest, spec, inner_workers)
+                        with gate:
+                            codec.decode_region(data, chunk_sel, dest, spec, inner_workers)
                     found = data is not None
                 else:
-                    found = read_shard_region(store, key, codec, chunk_sel, dest, spec, inner_workers, kind)
+                    found = read_shard_region(store, key, codec, chunk_sel, dest, spec, inner_workers, kind,
+                                              io_workers)
                 if not found:
                     dest[...] = fill
                 if not view:
@@ -292,7 +330,7 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
         run_tasks(shard_task, items, workers)
         return
 
-    if pipeline.decodes_many and nbytes <= _GROUP_MAX_CHUNK and len(items) > 1 and not store.latency_bound:
+    if pipeline.decodes_many and nbytes <= _GROUP_MAX_CHUNK and len(items) > 1 and not remote:
         # small chunks: a task reads a group of chunks, decodes them with one codec call (one
         # GIL release for the group instead of one per chunk), then places them
         def group_task(group):
@@ -329,11 +367,11 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
             if view:
                 dest = out[out_sel]
                 whole = complete and dest.shape == shape
-                if direct and whole and dest.flags.c_contiguous:  # decode straight into the output
+                if direct and whole and dest.flags.c_contiguous and not remote:  # decode straight into the output
                     if not pipeline.read_into(store, key, memoryview(dest.reshape(-1).view(np.uint8))):
                         dest[...] = fill
                     return
-            if direct and large:  # decode into a reused buffer, copy the selected part out
+            if direct and large and not remote:  # decode into a reused buffer, copy the selected part out
                 buf = scratch(nbytes, "decode")
                 found = pipeline.read_into(store, key, memoryview(buf))
                 src = buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
@@ -342,7 +380,8 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
                 if data is None:
                     src = fill
                 else:
-                    chunk = pipeline.decode(data, key)
+                    with gate:
+                        chunk = pipeline.decode(data, key)
                     src = chunk if whole else chunk[ix(chunk_sel)]
             if view:
                 dest[...] = src
@@ -355,17 +394,26 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, max_workers: int)
     run_tasks(task, items, workers)
 
 
-def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, max_workers: int,
-                 write_empty_chunks: bool, fields=None) -> None:
+def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, settings: Settings, fields=None) -> None:
     """Write ``value`` (work-shaped, or 0-d for a scalar) into every chunk the ``indexer`` touches.
 
+    A chunk written in part is read, changed and written back under its lock (:func:`chunk_lock`:
+    writers in this process never lose each other's updates). On a store with
+    ``supports_conditional_writes`` the write back is conditional on the version read
+    (:func:`update_conditionally`), so writers in other processes and machines do not either;
+    elsewhere a ``latency_bound`` store (one other machines may be writing to) warns with
+    :class:`~zarrsync.errors.UnguardedWriteWarning`.
+
     With ``fields`` (a field name or a list of them, for structured arrays) only those fields
-    change: every chunk is then read, merged and rewritten under its lock.
+    change: every chunk is then read, merged and rewritten.
     """
     items = target.work_items(indexer)
     if not items:
         return
+    write_empty_chunks = settings.write_empty_chunks
     store, pipeline, spec = target.store, target.pipeline, target.spec
+    conditional = store.supports_conditional_writes
+    unguarded = store.latency_bound and not conditional
     ix = indexer.numpy_index
     kind = indexer.local
     location = store.location
@@ -406,23 +454,69 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, max_workers: i
                 store_chunk(key, chunk)
                 return
             part = value if scalar else value[ix(out_sel)]
-            with chunk_lock(location(key)):
-                old = store.get(key)  # one get: one version of the whole chunk or shard
+
+            def merged(old):
+                """The chunk's new bytes with this write applied to ``old`` (the stored bytes, None
+                if absent); None if it is all fill and is not to be stored."""
                 if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
-                    new = pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
-                    if new is not None:
-                        store.set(key, new)
-                    else:
-                        store_chunk(key, None)
-                    return
-                if old is None:
-                    chunk = fill_chunk(spec)
-                else:
-                    chunk = np.array(pipeline.decode(old, key), copy=True)
+                    return pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
+                chunk = fill_chunk(spec) if old is None else np.array(pipeline.decode(old, key), copy=True)
                 assign(chunk, ix(chunk_sel), part, fields)
-                store_chunk(key, chunk)
+                if not write_empty_chunks and is_fill(chunk, spec.fill_value):
+                    return None
+                return pipeline.encode(chunk)
+
+            with chunk_lock(location(key)):
+                if conditional:
+                    update_conditionally(store, key, merged, lambda: pipeline.encode(fill_chunk(spec)),
+                                         write_empty_chunks)
+                    return
+                if unguarded:
+                    _warn_unguarded(store)
+                new = merged(store.get(key))  # one get: one version of the whole chunk or shard
+                if new is None:
+                    store_chunk(key, None)
+                else:
+                    store.set(key, new)
         except Exception as e:
             name_chunk_error(target, key, e)
             raise
 
-    run_tasks(task, items, chunk_workers(max_workers, target, writing=True))
+    run_tasks(task, items, chunk_workers(settings, target, writing=True))
+
+
+# --- read-modify-write across processes -----------------------------------------------------------
+
+_UPDATE_TRIES = 64
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.002, 0.25  # seconds
+
+
+def update_conditionally(store: Store, key: str, merged, fill_bytes, write_empty_chunks: bool) -> None:
+    """Read ``key``, apply ``merged`` (old bytes or None -> new bytes, or None for all fill) and
+    write the result only if ``key`` still holds the version read (:meth:`Store.set_if_version`);
+    otherwise read again and redo it, after a random back-off that doubles up to a quarter second.
+    So a writer in another process or machine that changed the chunk in between keeps its update.
+
+    An all-fill result is stored as ``fill_bytes()`` rather than deleted when the key holds a
+    value: a delete cannot be made conditional, and a chunk of fill values reads as one that is
+    missing. Gives up with :class:`~zarrsync.errors.StoreError` after 64 tries.
+    """
+    for attempt in range(_UPDATE_TRIES):
+        old, version = store.get_versioned(key)
+        new = merged(old)
+        if new is None:
+            if old is None and not write_empty_chunks:
+                return  # absent, and all fill: nothing to store
+            new = fill_bytes()
+        if store.set_if_version(key, new, version):
+            return
+        time.sleep(random.uniform(0, min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** attempt)))
+    raise StoreError(f"chunk {key!r} in {store!r} changed under {_UPDATE_TRIES} conditional writes in a row; "
+                     f"giving up (other writers keep replacing it)")
+
+
+def _warn_unguarded(store: Store) -> None:
+    warnings.warn(f"{store!r} has no conditional writes: a chunk written in part here and, at the same time, "
+                  f"by another process or machine can lose one of the two updates (writes from this process "
+                  f"are serialised; align writers to whole chunks, or use a store with conditional writes)",
+                  UnguardedWriteWarning, stacklevel=2)

@@ -363,6 +363,55 @@ class StoreTests:
         with store.snapshot("k") as snap:
             assert [bytes(p) for p in snap.read(BYTE_REQUESTS)] == [expected_slice(_VALUE, r) for r in BYTE_REQUESTS]
 
+    @pytest.mark.parametrize("request_", [SuffixRequest(16), RangeRequest(0, 16), RangeRequest(1000, 5000),
+                                          SuffixRequest(5000), OffsetRequest(2000), RangeRequest(3, 3)], ids=repr)
+    def test_snapshot_read_opens_with_a_range(self, store, request_):
+        store.set("s/k", _VALUE)
+        snap, (first,) = store.snapshot_read("s/k", [request_])
+        with snap:
+            assert snap.size == len(_VALUE) and bytes(first) == expected_slice(_VALUE, request_)
+            assert bytes(snap.read([RangeRequest(10, 20)])[0]) == _VALUE[10:20]
+            if not self.snapshot_keeps_old_version:
+                store.set("s/k", b"another version")  # reads after the first must not mix it in
+                with pytest.raises(VersionChangedError):
+                    snap.read([RangeRequest(0, 4)])
+        opened = store.snapshot_read("s/k", [RangeRequest(0, 4), SuffixRequest(2)])
+        with opened[0]:
+            assert [bytes(p) for p in opened[1]] == [store.get("s/k")[:4], store.get("s/k")[-2:]]
+        assert store.snapshot_read("missing", [SuffixRequest(16)]) is None
+        with pytest.raises(InvalidKeyError):
+            store.snapshot_read("a/../b", [SuffixRequest(16)])
+
+    # --- conditional writes ---------------------------------------------------------------------
+    def test_set_if_version(self, store):
+        value, version = store.get_versioned("c/k")
+        assert value is None
+        assert store.set_if_version("c/k", b"one", version)  # absent: created
+        assert not store.set_if_version("c/k", b"two", version)  # no longer absent
+        value, version = store.get_versioned("c/k")
+        assert bytes(value) == b"one"
+        store.set("c/k", b"changed by another writer")
+        assert not store.set_if_version("c/k", b"three", version)  # the version read is gone
+        assert store.get("c/k") == b"changed by another writer"
+        value, version = store.get_versioned("c/k")
+        assert store.set_if_version("c/k", b"four", version)
+        assert store.get("c/k") == b"four"
+        with pytest.raises(ReadOnlyError):
+            store.with_read_only().set_if_version("c/k", b"five", store.get_versioned("c/k")[1])
+        with pytest.raises(StoreError):
+            store.set_if_version("c/k", 5, None)  # not bytes
+        assert store.get("c/k") == b"four"
+
+    def test_set_if_version_from_many_threads_loses_no_update(self, store):
+        # each thread appends its byte by read-modify-write, retrying when the version moved
+        def append(i):
+            while True:
+                value, version = store.get_versioned("c/n")
+                if store.set_if_version("c/n", (value or b"") + bytes([i]), version):
+                    return
+        run_threads(self.threads, append)
+        assert sorted(store.get("c/n")) == list(range(self.threads))
+
     # --- hostile byte requests ------------------------------------------------------------------
     @pytest.mark.parametrize("request_", HUGE_REQUESTS, ids=repr)
     def test_huge_byte_request(self, store, request_):

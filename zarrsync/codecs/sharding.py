@@ -18,12 +18,13 @@ chunks back to back in Morton (Z) order, dimension 0 in the lowest bit, as zarr-
 equal shards are equal bytes; readers accept any order and gaps, as the spec requires.
 
 Besides whole-shard ``encode``/``decode``, the codec reads a region of a shard from a snapshot
-of the shard object (:meth:`ShardingCodec.read_region`: the index with one ranged read, then only
-the inner chunks the region touches, near ranges coalesced into one read, all as of one version),
-and rewrites part of a shard (:meth:`ShardingCodec.update`: only the inner chunks touched are
-decoded and re-encoded; the others are copied as bytes). It never sees the store or the pool: the
-caller hands it a snapshot, or the whole old shard while it holds the shard key's lock. Every
-index entry is checked against the shard's size before anything is read through it.
+of the shard object (:meth:`ShardingCodec.read_region`: given the index, which the caller reads
+first with :meth:`ShardingCodec.index_request`, only the inner chunks the region touches, near
+ranges coalesced into one read, all as of one version), and rewrites part of a shard
+(:meth:`ShardingCodec.update`: only the inner chunks touched are decoded and re-encoded; the
+others are copied as bytes). It never sees the store: the caller hands it a snapshot, or the
+whole old shard while it holds the shard key's lock. Every index entry is checked against the
+shard's size before anything is read through it.
 """
 
 from __future__ import annotations
@@ -199,28 +200,34 @@ class ShardingCodec(ArrayBytesCodec):
         return out
 
     # --- part of a shard -----------------------------------------------------------------------------
-    def read_region(self, snapshot: Snapshot, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
-                    max_workers: int = 1, indexer: type = BasicIndexer) -> None:
+    def index_request(self, spec: ChunkSpec) -> ByteRequest:
+        """The byte range of a shard of ``spec`` that holds its index (what a partial read
+        reads first, with :meth:`Store.snapshot_read <zarrsync.storage.base.Store.snapshot_read>`)."""
+        return self._index_request(self._bind(spec))
+
+    def read_region(self, snapshot: Snapshot, raw_index, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
+                    max_workers: int = 1, indexer: type = BasicIndexer, io_workers: int = 1) -> None:
         """Decode the shard-local ``selection`` into ``dest``, reading only what it needs from
-        ``snapshot`` (a :class:`~zarrsync.storage.base.Snapshot` of the shard object): the index
-        with one request, then the inner chunks the selection touches, each once, near ones
-        coalesced into one range. Every read comes from the one snapshot, so the index and the
-        inner chunks belong to the same version of the shard however it is being rewritten; a
-        snapshot whose version moves raises ``VersionChangedError`` and the caller starts over.
+        ``snapshot`` (a :class:`~zarrsync.storage.base.Snapshot` of the shard object) whose
+        :meth:`index_request` bytes are ``raw_index``: the inner chunks the selection touches,
+        each once, near ones coalesced into one range, up to ``io_workers`` ranges at once (more
+        than one only for stores whose reads wait on a network). Every read comes from the one
+        snapshot, so the index and the inner chunks belong to the same version of the shard
+        however it is being rewritten; a snapshot whose version moves raises
+        ``VersionChangedError`` and the caller starts over.
 
         ``indexer`` is the selection's kind (an indexer class of :mod:`zarrsync.indexing`):
         slices for a basic selection, slices and int arrays for an orthogonal one, one int array
         per axis for a coordinate one; ``dest`` has the shape that kind gives the selection.
         """
         b = self._bind(spec)
-        raw = snapshot.read([self._index_request(b)])[0]
         ix = indexer(selection, spec.shape, self.chunk_shape)
-        wanted = self._plan(b, self._parse_index(b, raw, snapshot.size), ix, dest, spec)
+        wanted = self._plan(b, self._parse_index(b, raw_index, snapshot.size), ix, dest, spec)
         if not wanted:
             return
         wanted.sort(key=lambda w: w[0])
         ranges = _coalesce([(w[0], w[0] + w[1]) for w in wanted])
-        blobs = snapshot.read([RangeRequest(lo, hi) for lo, hi in ranges])
+        blobs = _read_ranges(snapshot, [RangeRequest(lo, hi) for lo, hi in ranges], io_workers)
         pieces, r = [], 0
         for offset, nbytes, chunk_sel, out_sel in wanted:
             while offset >= ranges[r][1]:
@@ -314,6 +321,19 @@ def _morton_order(shape: tuple[int, ...]) -> tuple[int, ...]:
 
     coords = list(np.ndindex(*shape))
     return tuple(int(np.ravel_multi_index(c, shape)) for c in sorted(coords, key=code))
+
+
+def _read_ranges(snapshot: Snapshot, requests: list, io_workers: int) -> list:
+    """``snapshot.read(requests)``, as up to ``io_workers`` concurrent reads of one range each."""
+    if io_workers <= 1 or len(requests) == 1:
+        return snapshot.read(requests)
+    blobs: list = [None] * len(requests)
+
+    def one(i):
+        blobs[i] = snapshot.read([requests[i]])[0]
+
+    run_tasks(one, range(len(requests)), io_workers)
+    return blobs
 
 
 def _coalesce(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -180,6 +180,9 @@ class Store:
     supports_get_into: bool = False
     #: calls wait on a network: threads then overlap the waits, whatever the chunk size
     latency_bound: bool = False
+    #: :meth:`set_if_version` is atomic on the backend itself, across processes and machines (an
+    #: object store's conditional put); without it, it is atomic within this process only
+    supports_conditional_writes: bool = False
     supports_deletes: bool = True
     supports_listing: bool = True
 
@@ -283,6 +286,23 @@ class Store:
         value = self.get(key)
         return None if value is None else BytesSnapshot(value)
 
+    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, list[bytes]] | None:
+        """Take a :meth:`snapshot` of ``key`` and read ``ranges`` from it: the snapshot (the
+        caller closes it) and the bytes of each range, or ``None`` if the key is missing.
+
+        A store whose ranged reads report the value's size and version (an object store's
+        ranged ``GET`` answers with both) does it in one round trip; the default takes the
+        snapshot, then reads.
+        """
+        snap = self.snapshot(key)
+        if snap is None:
+            return None
+        try:
+            return snap, snap.read(ranges)
+        except BaseException:
+            snap.close()
+            raise
+
     def get_into(self, key: str, out: memoryview) -> int | None:
         """Read the whole value at ``key`` into ``out`` if it has exactly ``len(out)`` bytes.
 
@@ -332,8 +352,36 @@ class Store:
         self._check_writable()
         self._check_value(key, value)
         validate_key(key)
-        with _SET_IF_ABSENT_LOCK:
+        with _CONDITIONAL_LOCK:
             if self._get(key, None) is not None:
+                return False
+            self._set(key, value)
+            return True
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, object]:
+        """The value at ``key`` (``None`` if missing) and a version token for :meth:`set_if_version`.
+
+        The default token is the value itself; stores with version tokens of their own (an
+        object's ETag) return those.
+        """
+        value = self.get(key)
+        return value, value
+
+    def set_if_version(self, key: str, value: bytes, version: object) -> bool:
+        """Store ``value`` only if ``key`` still holds the version :meth:`get_versioned` returned
+        as ``version`` (``None``: only if ``key`` is absent); return True if it was stored.
+
+        This is how a read-modify-write of a chunk keeps a concurrent writer's update: when it
+        returns False, read again and redo the change. With ``supports_conditional_writes`` the
+        backend checks the version (across processes and machines); the default compares the
+        stored bytes under a per-process lock, so it is atomic only among this process's
+        conditional writes.
+        """
+        self._check_writable()
+        self._check_value(key, value)
+        validate_key(key)
+        with _CONDITIONAL_LOCK:
+            if self._get(key, None) != version:
                 return False
             self._set(key, value)
             return True
@@ -383,13 +431,13 @@ class Store:
             self.set(key, value)
 
 
-_SET_IF_ABSENT_LOCK = threading.Lock()
+_CONDITIONAL_LOCK = threading.Lock()
 
 
 def _renew_lock_after_fork() -> None:
     # a thread of the parent may have held it: the child has no such thread to release it
-    global _SET_IF_ABSENT_LOCK
-    _SET_IF_ABSENT_LOCK = threading.Lock()
+    global _CONDITIONAL_LOCK
+    _CONDITIONAL_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -266,7 +266,7 @@ class FsspecStore(Store):
         self._check_value(key, value)
         path = self._path(validate_key(key))
         data = bytes(value)
-        with base._SET_IF_ABSENT_LOCK:  # the default's lock (renewed after fork there)
+        with base._CONDITIONAL_LOCK:  # the default's lock (renewed after fork there)
             if self._size(path, key) is not None:
                 return False
             return self._write(path, key, data, create=True)

@@ -20,6 +20,14 @@ What maps to what:
   keep reading the old version as ``LocalStore``'s open file does). A backend that reports no
   ``e_tag`` gets the default snapshot: one whole ``get``.
 - ``exists`` and ``getsize`` are a ``head``, never a download.
+- ``snapshot_read`` (a snapshot and its first ranges, as a partial shard read opens with the
+  index) is one ranged ``get`` when one range is asked for: its answer carries the size and the
+  ``e_tag``, so no ``head`` is needed.
+- ``get_versioned`` is a ``get`` whose answer carries the ``e_tag``; ``set_if_version`` is a
+  ``put`` with ``mode={"e_tag": ...}`` (``If-Match``), or ``mode="create"`` for a key that was
+  absent. So a read-modify-write of a chunk never loses another process's update to it
+  (``supports_conditional_writes``; obstore's ``LocalStore`` and ``HTTPStore`` have no
+  conditional put and keep the default, atomic within this process only).
 - ``set_if_not_exists`` is a ``put`` with ``mode="create"``: atomic on the backend (S3, GCS,
   Azure, local and memory support it). A backend that does not (obstore raises
   ``NotImplementedError``) gets the default, atomic within this process only.
@@ -143,6 +151,7 @@ class ObjectStore(Store):
         self._memory = isinstance(store, obs.MemoryStore)
         if self._local or self._memory:
             self.latency_bound = False
+        self.supports_conditional_writes = not (self._local or isinstance(store, obs.HTTPStore))
         self._identity = _identity(store, self._local, self._memory)
 
     @classmethod
@@ -313,6 +322,24 @@ class ObjectStore(Store):
             return super().snapshot(key)
         return _ETagSnapshot(self, key, meta["size"], meta["e_tag"])
 
+    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, list[bytes]] | None:
+        """A snapshot and its first range in one ranged ``get`` (its answer carries the size and
+        the ``e_tag``); several ranges, or one that obstore would refuse, take the default path."""
+        native = _native_range(ranges[0]) if len(ranges) == 1 else None
+        if native is None:
+            return super().snapshot_read(key, ranges)
+        try:
+            result = _obstore().get(self.store, self.prefix + validate_key(key), options={"range": native})
+            meta = result.meta
+            data = bytes(result.bytes())
+        except FileNotFoundError:
+            return None
+        except _failures():
+            return super().snapshot_read(key, ranges)  # a range obstore refuses (past the end ...)
+        if meta.get("e_tag") is None or tuple(result.range) != clip_request(ranges[0], meta["size"]):
+            return super().snapshot_read(key, ranges)
+        return _ETagSnapshot(self, key, meta["size"], meta["e_tag"]), [data]
+
     def _read_version(self, key: str, start: int, stop: int, e_tag: str) -> bytes:
         """Bytes ``[start, stop)`` of ``key``'s value if its ``e_tag`` is still ``e_tag``;
         VersionChangedError if it was replaced or deleted."""
@@ -334,7 +361,7 @@ class ObjectStore(Store):
         return None if meta is None else meta["size"]
 
     # --- writing --------------------------------------------------------------------------------
-    def _put(self, key: str, value, mode: str) -> None:
+    def _put(self, key: str, value, mode: str | dict) -> None:
         # bytes(): a contiguous copy (obstore takes 1-d uint8 buffers; the caller may reuse its own)
         _obstore().put(self.store, self.prefix + key, bytes(value), mode=mode)
 
@@ -343,6 +370,39 @@ class ObjectStore(Store):
             self._put(key, value, "overwrite")
         except _failures() as e:
             raise self._error("write of", key, e) from e
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, object]:
+        """The value and its version (``e_tag``, and ``version`` where the bucket keeps versions)
+        from one ``get``."""
+        if not self.supports_conditional_writes:
+            return super().get_versioned(key)
+        try:
+            result = _obstore().get(self.store, self.prefix + validate_key(key))
+            meta = result.meta
+            version = {"e_tag": meta["e_tag"]}
+            if meta.get("version") is not None:
+                version["version"] = meta["version"]
+            return bytes(result.bytes()), version
+        except FileNotFoundError:
+            return None, None
+        except _failures() as e:
+            raise self._error("read of", key, e) from e
+
+    def set_if_version(self, key: str, value: bytes, version: object) -> bool:
+        """A conditional ``put``: ``If-Match`` the version read, or create-if-absent."""
+        if not self.supports_conditional_writes:
+            return super().set_if_version(key, value, version)
+        self._check_writable()
+        self._check_value(key, value)
+        validate_key(key)
+        exceptions = _obstore().exceptions
+        try:
+            self._put(key, value, "create" if version is None else version)
+            return True
+        except (exceptions.PreconditionError, exceptions.AlreadyExistsError):
+            return False
+        except _failures() as e:
+            raise self._error("conditional write of", key, e) from e
 
     def set_if_not_exists(self, key: str, value: bytes) -> bool:
         self._check_writable()

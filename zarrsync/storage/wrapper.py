@@ -1,5 +1,6 @@
 """Stores that wrap another store: :class:`WrapperStore` (forwards everything),
-:class:`LoggingStore` (logs and counts each call) and :class:`CacheStore` (an LRU cache of values).
+:class:`LoggingStore` (logs and counts each call) and :class:`CacheStore` (an LRU cache of values
+and byte ranges).
 
 A wrapper reads as its inner store does: the capability flags, ``lock_id`` and ``location`` are
 the inner store's, so per-chunk and per-array locks are shared with code that uses the inner
@@ -46,6 +47,7 @@ class WrapperStore(Store):
         self.supports_deletes = inner.supports_deletes
         self.supports_listing = inner.supports_listing
         self.latency_bound = inner.latency_bound
+        self.supports_conditional_writes = inner.supports_conditional_writes
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
@@ -91,6 +93,16 @@ class WrapperStore(Store):
 
     def snapshot(self, key: str) -> Snapshot | None:
         return self.inner.snapshot(key)
+
+    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, list[bytes]] | None:
+        return self.inner.snapshot_read(key, ranges)
+
+    def get_versioned(self, key: str) -> tuple[bytes | None, object]:
+        return self.inner.get_versioned(key)
+
+    def set_if_version(self, key: str, value: bytes, version: object) -> bool:
+        self._check_writable()
+        return self.inner.set_if_version(key, value, version)
 
     def get_into(self, key: str, out: memoryview) -> int | None:
         return self.inner.get_into(key, out)
@@ -214,6 +226,27 @@ class LoggingStore(WrapperStore):
         self._record("snapshot", key)
         return None if snap is None else _LoggedSnapshot(snap, self, key)
 
+    def snapshot_read(self, key, ranges):
+        opened = self.inner.snapshot_read(key, ranges)
+        if opened is None:
+            self._record("snapshot_read", key)
+            return None
+        snap, parts = opened
+        self._record("snapshot_read", key, f"{len(ranges)} ranges", read=sum(map(len, parts)))
+        return _LoggedSnapshot(snap, self, key), parts
+
+    def get_versioned(self, key):
+        value, version = self.inner.get_versioned(key)
+        self._record("get_versioned", key, read=0 if value is None else len(value))
+        return value, version
+
+    def set_if_version(self, key, value, version):
+        self._check_writable()
+        stored = self.inner.set_if_version(key, value, version)
+        self._record("set_if_version", key, "stored" if stored else "changed",
+                     written=memoryview(value).nbytes if stored else 0)
+        return stored
+
     def get_into(self, key, out):
         n = self.inner.get_into(key, out)
         self._record("get_into", key, read=n if n == len(out) else 0)
@@ -269,16 +302,24 @@ class _LoggedSnapshot(Snapshot):
         self.inner.close()
 
 
+_Hit = tuple[bytes, ByteRequest | None]  # cached bytes, and the request still to apply to them
+
+
 class _Fetch:
-    """One read of a whole value from the inner store, which concurrent misses of its key wait on.
+    """One read in flight from the inner store, of one key: of one cache slot (its whole value,
+    or one byte range of it), which concurrent misses of that slot wait on and share; or, for
+    ``get_ranges``, of several ranges at once (``slot`` None: nobody waits on it, its parts are
+    cached one by one).
 
     ``stale`` is set (under the cache's lock) by a write of the key while the read is in flight:
-    its result, possibly the old value, is then handed to the readers already waiting but never
+    its result, possibly the old bytes, is then handed to the readers already waiting but never
     cached."""
 
-    __slots__ = ("done", "value", "error", "stale")
+    __slots__ = ("key", "slot", "done", "value", "error", "stale")
 
-    def __init__(self):
+    def __init__(self, key: str, slot: tuple[str, ByteRequest | None] | None):
+        self.key = key
+        self.slot = slot
         self.done = threading.Event()
         self.value: bytes | None = None
         self.error: BaseException | None = None
@@ -286,104 +327,196 @@ class _Fetch:
 
 
 class _Cache(_Guard):
-    """The LRU of a :class:`CacheStore` and its views, and the reads in flight, behind one lock."""
+    """The LRU of a :class:`CacheStore` and its views, and the reads in flight, behind one lock.
+
+    An entry's slot is ``(key, None)`` for a whole value, ``(key, request)`` for one byte range
+    of it. ``parts`` and ``reading`` index the range entries and the reads in flight by key, so
+    that a write of a key drops them without a scan of the cache."""
 
     def __init__(self, max_bytes: int):
         super().__init__()
         self.max_bytes = max_bytes
-        self.entries: collections.OrderedDict[str, bytes] = collections.OrderedDict()  # oldest first
+        self.entries: collections.OrderedDict[tuple[str, ByteRequest | None], bytes] = \
+            collections.OrderedDict()  # oldest first
+        self.parts: dict[str, set[ByteRequest]] = {}  # key -> the requests it has an entry for
         self.nbytes = 0
-        self.fetching: dict[str, _Fetch] = {}
+        self.fetching: dict[tuple[str, ByteRequest | None], _Fetch] = {}  # the read each miss joins
+        self.reading: dict[str, set[_Fetch]] = {}  # key -> every read of it in flight
         self.hits = self.misses = 0
 
     def _after_fork(self) -> None:
         super()._after_fork()
         self.fetching = {}  # their readers are threads the child does not have
+        self.reading = {}
 
-    def lookup(self, key: str) -> bytes | None:
-        """The cached value (marked most recently used, a hit), or None (a miss)."""
-        with self.lock:
-            return self._lookup(key)
-
-    def _lookup(self, key: str) -> bytes | None:
-        value = self.entries.get(key)
-        if value is None:
-            self.misses += 1
-        else:
-            self.entries.move_to_end(key)
+    def _count(self, hit: bool) -> None:
+        if hit:
             self.hits += 1
+        else:
+            self.misses += 1
+
+    def _use(self, slot: tuple[str, ByteRequest | None]) -> bytes | None:
+        """The bytes cached in ``slot``, marked most recently used, or None."""
+        value = self.entries.get(slot)
+        if value is not None:
+            self.entries.move_to_end(slot)
         return value
 
-    def join(self, key: str) -> tuple[bytes | None, _Fetch | None, bool]:
-        """For a whole-value read: ``(value, None, False)`` on a hit, else the fetch to wait on or
-        to run and whether this caller leads it (runs the read). Counts the hit or miss."""
+    def lookup(self, key: str) -> bytes | None:
+        """The cached whole value (a hit), or None (a miss)."""
         with self.lock:
-            value = self._lookup(key)
-            if value is not None:
-                return value, None, False
-            fetch = self.fetching.get(key)
+            value = self._use((key, None))
+            self._count(value is not None)
+            return value
+
+    def _find(self, key: str, request: ByteRequest | None) -> _Hit | None:
+        """Where the cache holds ``request`` of ``key``: the whole value and the request still to
+        apply to it, or the cached part and None; None if it holds neither."""
+        whole = self._use((key, None))
+        if whole is not None:
+            return whole, request
+        part = None if request is None else self._use((key, request))
+        return None if part is None else (part, None)
+
+    def join(self, key: str, request: ByteRequest | None) -> tuple[_Hit | None, _Fetch | None, bool]:
+        """For a read of the whole value (``request`` None) or of one range: ``(hit, None,
+        False)`` when cached (``hit`` as :meth:`_find` returns it), else ``(None, fetch, leader)``:
+        the read to wait on or to run, and whether this caller leads it (runs the read). Counts
+        the hit or miss."""
+        with self.lock:
+            hit = self._find(key, request)
+            self._count(hit is not None)
+            if hit is not None:
+                return hit, None, False
+            slot = (key, request)
+            fetch = self.fetching.get(slot)
             if fetch is not None:
                 return None, fetch, False
-            fetch = self.fetching[key] = _Fetch()
+            fetch = self.fetching[slot] = self._begin(key, slot)
             return None, fetch, True
 
-    def finish(self, key: str, fetch: _Fetch) -> None:
-        """Retire a fetch; cache its value unless it failed, went stale, is absent or too big."""
+    def join_ranges(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[list[_Hit] | None, _Fetch | None]:
+        """For ``get_ranges``: ``(hits, None)`` when the whole value, or a part for every range, is
+        cached (each hit as :meth:`_find` returns it), else ``(None, fetch)``: a new read of all
+        the ranges, which the caller runs. Counts one hit or miss."""
         with self.lock:
-            if self.fetching.get(key) is fetch:
-                del self.fetching[key]
-            value = fetch.value
-            if fetch.error is None and not fetch.stale and value is not None and len(value) <= self.max_bytes:
-                self.entries[key] = value
-                self.nbytes += len(value)
-                while self.nbytes > self.max_bytes:  # least recently used first
-                    _, old = self.entries.popitem(last=False)
-                    self.nbytes -= len(old)
+            whole = self._use((key, None))
+            if whole is not None:
+                hits = [(whole, r) for r in ranges]
+            elif ranges and all((key, r) in self.entries for r in ranges):
+                hits = [(self._use((key, r)), None) for r in ranges]
+            else:
+                hits = None
+            self._count(hits is not None)
+            return (hits, None) if hits is not None else (None, self._begin(key, None))
+
+    def _begin(self, key: str, slot: tuple[str, ByteRequest | None] | None) -> _Fetch:
+        fetch = _Fetch(key, slot)
+        self.reading.setdefault(key, set()).add(fetch)
+        return fetch
+
+    def finish(self, fetch: _Fetch, items) -> None:
+        """Retire a read; unless it failed or went stale, cache each ``(slot, bytes)`` of
+        ``items`` (see :meth:`_store`). Then wake its waiters."""
+        with self.lock:
+            if fetch.slot is not None and self.fetching.get(fetch.slot) is fetch:
+                del self.fetching[fetch.slot]
+            readers = self.reading.get(fetch.key)
+            if readers is not None:  # None: a write made it stale and dropped the set
+                readers.discard(fetch)
+                if not readers:
+                    del self.reading[fetch.key]
+            if fetch.error is None and not fetch.stale:
+                for slot, value in items:
+                    self._store(slot, value)
         fetch.done.set()
 
+    def _store(self, slot: tuple[str, ByteRequest | None], value: bytes | None) -> None:
+        """Cache ``value`` in ``slot``, least recently used entries evicted to make room. Not
+        cached: a missing key (None), a value larger than ``max_bytes``, an empty part (it would
+        cost no bytes, so ``max_bytes`` could not bound how many there are), a part of a cached
+        whole value. Caching a whole value drops its parts, which it answers."""
+        key, request = slot
+        if value is None or len(value) > self.max_bytes:
+            return
+        if request is not None:
+            if not value or (key, None) in self.entries:
+                return
+            self.parts.setdefault(key, set()).add(request)
+        else:
+            for r in self.parts.pop(key, ()):
+                self.nbytes -= len(self.entries.pop((key, r)))
+        old = self.entries.pop(slot, None)  # a range asked twice in one get_ranges
+        if old is not None:
+            self.nbytes -= len(old)
+        self.entries[slot] = value
+        self.nbytes += len(value)
+        while self.nbytes > self.max_bytes:  # least recently used first
+            self._evict()
+
+    def _evict(self) -> None:
+        (key, request), value = self.entries.popitem(last=False)
+        self.nbytes -= len(value)
+        if request is not None:
+            requests = self.parts[key]
+            requests.discard(request)
+            if not requests:
+                del self.parts[key]
+
     def drop(self, key: str) -> None:
-        """Drop the cached value of ``key`` and make its read in flight stale (readers that come
-        later start a fresh read)."""
+        """Drop the cached value and parts of ``key`` and make its reads in flight stale (readers
+        that come later start fresh reads)."""
         with self.lock:
             self._drop(key)
 
     def drop_prefix(self, prefix: str) -> None:
         """:meth:`drop` every key that starts with ``prefix`` (a scan of the cache)."""
         with self.lock:
-            for key in [k for k in (*self.entries, *self.fetching) if k.startswith(prefix)]:
+            keys = {key for key, _ in self.entries}.union(self.reading)
+            for key in [k for k in keys if k.startswith(prefix)]:
                 self._drop(key)
 
     def _drop(self, key: str) -> None:
-        value = self.entries.pop(key, None)
-        if value is not None:
-            self.nbytes -= len(value)
-        fetch = self.fetching.pop(key, None)
-        if fetch is not None:
+        for slot in [(key, None), *((key, r) for r in self.parts.pop(key, ()))]:
+            value = self.entries.pop(slot, None)
+            if value is not None:
+                self.nbytes -= len(value)
+        for fetch in self.reading.pop(key, ()):
             fetch.stale = True
+            if fetch.slot is not None and self.fetching.get(fetch.slot) is fetch:
+                del self.fetching[fetch.slot]
 
 
 class CacheStore(WrapperStore):
-    """A wrapper that keeps recently read whole values in memory, at most ``max_bytes`` in all.
+    """A wrapper that keeps recently read values and byte ranges in memory, at most ``max_bytes``
+    in all.
 
     - Whole-value reads (``get``, ``get_into``) are cached, least recently used evicted first; a
       value larger than ``max_bytes`` is never cached. Concurrent misses of one key make one
       inner read: the others wait and share its value, or its exception (the same exception
       object reaches every waiter, and nothing is cached).
-    - Byte-range reads (``get`` with a range, ``get_ranges``), ``exists`` and ``getsize`` are
-      answered from a cached value when there is one, else by the inner store, and not cached
-      (caching a part would mean keying by range; fetching the whole value would read a whole
-      shard for a few bytes of it).
+    - Byte-range reads are answered from the cached whole value when there is one. Otherwise
+      ``get`` with a range is cached per ``(key, request)``, in the same LRU and ``max_bytes``,
+      with concurrent misses of one request coalesced as for whole values; the request is the
+      key, so an overlapping or equal-but-differently-written range is a separate entry.
+      ``get_ranges`` is answered from the cached parts when every range has one, else by one
+      inner ``get_ranges`` (the inner store's batching kept) whose parts are then cached. Empty
+      parts are not cached (they cost no bytes, so ``max_bytes`` could not bound them), nor a
+      part of a cached whole value, which also drops its key's parts when cached itself.
+      ``exists`` and ``getsize`` are answered from a cached whole value, else by the inner store.
     - Missing keys are not cached: a cached absence costs no bytes, so ``max_bytes`` could not
       bound how many there are. Every read of a missing key asks the inner store.
-    - ``snapshot`` bypasses the cache (the inner store's snapshot, with its version checks).
-    - Writes, deletes, ``delete_prefix`` and ``set_if_not_exists`` through this store or its
-      views drop the keys they touch once the inner store has them, and a read of such a key in
-      flight meanwhile is never cached, so a read after a write returns the new bytes. Writes
-      that bypass this store (to the inner store directly, or by another process) are not seen
-      until the value is evicted.
+    - ``snapshot``, ``snapshot_read`` and ``get_versioned`` bypass the cache: they promise reads
+      of one backend version (a snapshot's version checks, a token for ``set_if_version``), which
+      bytes cached earlier, perhaps of a version overwritten by another process, cannot keep.
+    - Writes, deletes, ``delete_prefix``, ``set_if_not_exists`` and ``set_if_version`` through
+      this store or its views drop the values and parts of the keys they touch once the inner
+      store has them, and a read of such a key in flight meanwhile is never cached, so a read
+      after a write returns the new bytes. Writes that bypass this store (to the inner store
+      directly, or by another process) are not seen until the entry is evicted.
 
     ``hits`` and ``misses`` count reads answered from the cache and reads that were not
-    (a reader that waits on another's read of the same key is a miss).
+    (a reader that waits on another's read of the same key or range is a miss).
 
     >>> from zarrsync.storage import MemoryStore
     >>> s = CacheStore(MemoryStore(), max_bytes=1 << 20)
@@ -419,41 +552,49 @@ class CacheStore(WrapperStore):
 
     @property
     def cached_bytes(self) -> int:
-        """The total size of the cached values (never more than ``max_bytes``)."""
+        """The total size of the cached values and parts (never more than ``max_bytes``)."""
         with self._cache.lock:
             return self._cache.nbytes
+
+    def _check_request(self, key: str, request) -> None:
+        """A byte request is the cache's key: reject anything else before it reaches the cache
+        (an unhashable one would fail there with a bare TypeError)."""
+        if not isinstance(request, ByteRequest):
+            raise StoreError(f"unknown byte request {request!r} for key {key!r} of {self!r}")
 
     # --- reading --------------------------------------------------------------------------------
     def _get(self, key, byte_range):
         if byte_range is not None:
-            return self._get_part(key, byte_range)
-        value, fetch, leader = self._cache.join(key)
-        if fetch is None:
-            return value
+            self._check_request(key, byte_range)
+        hit, fetch, leader = self._cache.join(key, byte_range)
+        if hit is not None:
+            return slice_bytes(*hit)
         if leader:
             try:
-                fetch.value = self.inner._get(key, None)
+                fetch.value = self.inner._get(key, byte_range)
             except BaseException as e:  # handed to every waiter, then raised here too
                 fetch.error = e
             finally:
-                self._cache.finish(key, fetch)
+                self._cache.finish(fetch, [(fetch.slot, fetch.value)])
         else:
             fetch.done.wait()
         if fetch.error is not None:
             raise fetch.error
         return fetch.value
 
-    def _get_part(self, key: str, byte_range: ByteRequest) -> bytes | None:
-        value = self._cache.lookup(key)
-        if value is not None:
-            return slice_bytes(value, byte_range)
-        return self.inner._get(key, byte_range)
-
     def get_ranges(self, key, ranges):
-        value = self._cache.lookup(validate_key(key))
-        if value is not None:
-            return [slice_bytes(value, r) for r in ranges]
-        return self.inner.get_ranges(key, ranges)
+        validate_key(key)
+        for r in ranges:
+            self._check_request(key, r)
+        hits, fetch = self._cache.join_ranges(key, ranges)
+        if hits is not None:
+            return [slice_bytes(value, rest) for value, rest in hits]
+        parts = None
+        try:
+            parts = self.inner.get_ranges(key, ranges)
+        finally:  # nothing cached if it raised (parts None) or a write raced it (stale)
+            self._cache.finish(fetch, zip([(key, r) for r in ranges], parts or ()))
+        return parts
 
     def get_into(self, key, out):
         return Store.get_into(self, key, out)  # a copy of the (cached) whole value
@@ -480,6 +621,13 @@ class CacheStore(WrapperStore):
         validate_key(key)  # a valid str before the finally below uses it
         try:
             return self.inner.set_if_not_exists(key, value)
+        finally:
+            self._cache.drop(key)
+
+    def set_if_version(self, key, value, version):
+        validate_key(key)  # a valid str before the finally below uses it
+        try:
+            return super().set_if_version(key, value, version)
         finally:
             self._cache.drop(key)
 

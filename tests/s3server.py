@@ -1,0 +1,106 @@
+"""moto's S3 server on loopback, for the tests that talk S3 (tests/ and tests_zarr/).
+
+:func:`start` runs a :class:`ThreadedMotoServer` on a free port of 127.0.0.1 (never reachable from
+elsewhere) and returns once it answers; the :class:`MotoS3` it returns gives the endpoint, the
+options each client library needs to reach it, a boto3 client to look at the bucket independently
+of the code under test, and fresh buckets. Import it after the test module's ``require("obstore")``
+(tests/oracles.py): moto and boto3 come with the same extra.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import boto3
+import pytest
+import botocore.exceptions
+from moto.server import ThreadedMotoServer
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+#: moto accepts any credentials; every client signs with these
+ACCESS_KEY_ID = "testing"
+SECRET_ACCESS_KEY = "testing"
+
+
+def _free_port() -> int:
+    """A loopback port free now (the OS picks it; the server binds it right after)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_answering(client, seconds: float = 10.0) -> None:
+    """Return once the server answers an S3 request (ListBuckets)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            client.list_buckets()
+            return
+        except botocore.exceptions.EndpointConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+class MotoS3:
+    """A running moto S3 server: where it is, how each client reaches it, and fresh buckets."""
+
+    def __init__(self, server: ThreadedMotoServer, port: int) -> None:
+        self._server = server
+        self.endpoint = f"http://{HOST}:{port}"
+        self.client = boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
+                                   aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+
+    @property
+    def obstore_options(self) -> dict:
+        """Keyword arguments of ``obstore.store.S3Store`` (and zarrsync's ``storage_options`` for
+        an ``s3://`` URL) that reach this server."""
+        return {"endpoint": self.endpoint, "region": REGION, "access_key_id": ACCESS_KEY_ID,
+                "secret_access_key": SECRET_ACCESS_KEY, "client_options": {"allow_http": True}}
+
+    @property
+    def s3fs_options(self) -> dict:
+        """``storage_options`` of an fsspec ``s3://`` filesystem (s3fs) that reach this server."""
+        return {"endpoint_url": self.endpoint, "key": ACCESS_KEY_ID, "secret": SECRET_ACCESS_KEY,
+                "client_kwargs": {"region_name": REGION}}
+
+    def new_bucket(self) -> str:
+        """Create a bucket of a name never used before and return the name."""
+        name = f"zarrsync-{uuid.uuid4().hex[:16]}"
+        self.client.create_bucket(Bucket=name)
+        return name
+
+    def keys(self, bucket: str) -> set[str]:
+        """Every object in ``bucket`` as the server lists it (up to one page, 1000 keys)."""
+        return {o["Key"] for o in self.client.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def start() -> MotoS3:
+    """Start moto's S3 server on a free loopback port; return it once it answers."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    try:
+        moto = MotoS3(server, port)
+        _wait_until_answering(moto.client)
+    except BaseException:
+        server.stop()
+        raise
+    return moto
+
+
+@pytest.fixture(scope="module")
+def moto():
+    """moto's S3 server on a free loopback port, for one test module (a module imports this
+    fixture by name: ``from s3server import moto``)."""
+    server = start()
+    try:
+        yield server
+    finally:
+        server.stop()
