@@ -3,12 +3,14 @@
 :func:`start` runs a :class:`ThreadedMotoServer` on a free port of 127.0.0.1 (never reachable from
 elsewhere) and returns once it answers; the :class:`MotoS3` it returns gives the endpoint, the
 options each client library needs to reach it, a boto3 client to look at the bucket independently
-of the code under test, and fresh buckets. Import it after the test module's ``require("obstore")``
-(tests/oracles.py): moto and boto3 come with the same extra.
+of the code under test, and fresh buckets. Import it after the test module's ``require`` of its
+client (``"obstore"`` or ``"s3fs"``, tests/oracles.py): moto and boto3 come with the same extra.
+:func:`logged_requests` reads back which requests the server answered.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 import uuid
@@ -23,6 +25,8 @@ REGION = "us-east-1"
 #: moto accepts any credentials; every client signs with these
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
+#: a request in werkzeug's log line (it colours some of them with ANSI escapes)
+_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*([A-Z]+) (\S+) HTTP/[0-9.]+(?:\x1b\[[0-9;]*m)*" (\d+)')
 
 
 def _free_port() -> int:
@@ -43,6 +47,19 @@ def _wait_until_answering(client, seconds: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def logged_requests(caplog, done, seconds: float = 5.0) -> list[tuple[str, str, str]]:
+    """(method, path, status) of each request the server (werkzeug) logged, once ``done`` of them
+    holds (or ``seconds`` passed): the server logs a request after answering it, so its log lags.
+    The test sets ``caplog.set_level(logging.INFO, logger="werkzeug")`` first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = (_REQUEST_LINE.search(r.getMessage()) for r in list(caplog.records) if r.name == "werkzeug")
+        requests = [m.groups() for m in found if m]
+        if done(requests) or time.monotonic() > deadline:
+            return requests
+        time.sleep(0.01)
 
 
 class MotoS3:

@@ -41,6 +41,8 @@ class _Gauge:
 class SlowStore(WrapperStore):
     """A latency-bound store: every get waits ``DELAY`` seconds; the gauge counts gets in flight."""
 
+    get_buffer = Store.get_buffer  # the default, through get: every whole read waits too
+
     def __init__(self, inner, gauge=None):
         super().__init__(inner)
         self.latency_bound = True

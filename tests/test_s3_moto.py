@@ -6,9 +6,7 @@ for set_if_not_exists, If-Match for snapshot reads)."""
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -29,8 +27,6 @@ from zarrsync.storage.object_store import ObjectStore  # noqa: E402
 from zarrsync.testing import StoreTests, run_threads  # noqa: E402
 
 VALUE = bytes(range(256)) * 4  # 1024 bytes, every offset distinguishable
-#: a request in werkzeug's log line (it colours some of them with ANSI escapes)
-_REQUEST_LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)*([A-Z]+) (\S+) HTTP/[0-9.]+(?:\x1b\[[0-9;]*m)*" (\d+)')
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +50,6 @@ def store(s3, bucket) -> ObjectStore:
 def _keys(client, bucket: str) -> set[str]:
     """Every object in ``bucket``, as the server lists it (one page is enough here)."""
     return {o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])}
-
-
-def _requests(caplog, done, seconds: float = 5.0) -> list[tuple[str, str, str]]:
-    """(method, path, status) of each request moto's server (werkzeug) logged, once ``done`` of
-    them holds (or ``seconds`` passed): the server logs a request after answering it, so its log lags."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = (_REQUEST_LINE.search(r.getMessage()) for r in list(caplog.records) if r.name == "werkzeug")
-        requests = [m.groups() for m in found if m]
-        if done(requests) or time.monotonic() > deadline:
-            return requests
-        time.sleep(0.01)
 
 
 class TestObjectStoreOverS3(StoreTests):
@@ -148,7 +132,7 @@ def test_exists_and_getsize_make_no_get(store, bucket, caplog):
 
     expected = sorted([("PUT", f"/{bucket}/big")] + [("HEAD", f"/{bucket}/big")] * 2
                       + [("HEAD", f"/{bucket}/nope")] * 2)  # no GET
-    assert objects(_requests(caplog, lambda r: len(objects(r)) >= len(expected))) == expected
+    assert objects(s3server.logged_requests(caplog, lambda r: len(objects(r)) >= len(expected))) == expected
 
 
 def test_set_if_not_exists_has_one_winner_among_8_threads(store, s3, bucket):
@@ -173,7 +157,7 @@ def test_snapshot_raises_after_another_client_overwrites(store, s3, bucket, capl
         with pytest.raises(VersionChangedError, match="shard"):
             snap.read([RangeRequest(10, 20)])
     refused = ("GET", f"/{bucket}/shard", "412")  # the If-Match get after boto3's put
-    assert refused in _requests(caplog, lambda r: refused in r)
+    assert refused in s3server.logged_requests(caplog, lambda r: refused in r)
     with store.snapshot("shard") as snap:
         assert snap.read([RangeRequest(10, 20)]) == [VALUE[::-1][10:20]]
 

@@ -311,7 +311,7 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
                 view = _is_view(out_sel)
                 dest = out[out_sel] if view else np.empty(indexer.local_shape(chunk_sel), dtype=dtype)
                 if complete and dest.shape == shape:  # one get: one version of the whole shard
-                    data = store.get(key)
+                    data = store.get_buffer(key)
                     if data is not None:
                         with gate:
                             codec.decode_region(data, chunk_sel, dest, spec, inner_workers)
@@ -367,8 +367,17 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
             if view:
                 dest = out[out_sel]
                 whole = complete and dest.shape == shape
-                if direct and whole and dest.flags.c_contiguous and not remote:  # decode straight into the output
-                    if not pipeline.read_into(store, key, memoryview(dest.reshape(-1).view(np.uint8))):
+                if direct and whole and dest.flags.c_contiguous:  # decode straight into the output
+                    buf = memoryview(dest.reshape(-1).view(np.uint8))
+                    if remote:  # the fetch waits on the network, outside the gate
+                        data = store.get_buffer(key)
+                        found = data is not None
+                        if found:
+                            with gate:
+                                pipeline.decode_into(data, buf, key)
+                    else:
+                        found = pipeline.read_into(store, key, buf)
+                    if not found:
                         dest[...] = fill
                     return
             if direct and large and not remote:  # decode into a reused buffer, copy the selected part out
@@ -376,7 +385,7 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
                 found = pipeline.read_into(store, key, memoryview(buf))
                 src = buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
             else:
-                data = store.get(key)
+                data = store.get_buffer(key)
                 if data is None:
                     src = fill
                 else:
@@ -420,17 +429,22 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, settings: Sett
     scalar = value.ndim == 0
     scalar_is_fill = scalar and fields is None and is_fill(value, spec.fill_value)
 
+    workers = chunk_workers(settings, target, writing=True)
+    gate = CpuGate(settings.max_workers, workers)  # many puts in flight, max_workers encoding
+
     def store_chunk(key: str, chunk: np.ndarray | None) -> None:
         # chunk None means "all fill"
-        if not write_empty_chunks and (chunk is None or is_fill(chunk, spec.fill_value)):
+        with gate:
+            drop = not write_empty_chunks and (chunk is None or is_fill(chunk, spec.fill_value))
+        if drop:
             if store.supports_deletes:
                 store.delete(key)
                 return
             if chunk is None and not store.exists(key):
                 return
-        if chunk is None:
-            chunk = fill_chunk(spec)
-        store.set(key, pipeline.encode(chunk))
+        with gate:
+            encoded = pipeline.encode(fill_chunk(spec) if chunk is None else chunk)
+        store.set(key, encoded)  # the encoded bytes may be this thread's buffer: stored before the next encode
 
     def task(item):
         key, chunk_sel, out_sel, complete = item
@@ -458,13 +472,14 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, settings: Sett
             def merged(old):
                 """The chunk's new bytes with this write applied to ``old`` (the stored bytes, None
                 if absent); None if it is all fill and is not to be stored."""
-                if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
-                    return pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
-                chunk = fill_chunk(spec) if old is None else np.array(pipeline.decode(old, key), copy=True)
-                assign(chunk, ix(chunk_sel), part, fields)
-                if not write_empty_chunks and is_fill(chunk, spec.fill_value):
-                    return None
-                return pipeline.encode(chunk)
+                with gate:
+                    if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
+                        return pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
+                    chunk = fill_chunk(spec) if old is None else np.array(pipeline.decode(old, key), copy=True)
+                    assign(chunk, ix(chunk_sel), part, fields)
+                    if not write_empty_chunks and is_fill(chunk, spec.fill_value):
+                        return None
+                    return pipeline.encode(chunk)
 
             with chunk_lock(location(key)):
                 if conditional:
@@ -482,7 +497,7 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, settings: Sett
             name_chunk_error(target, key, e)
             raise
 
-    run_tasks(task, items, chunk_workers(settings, target, writing=True))
+    run_tasks(task, items, workers)
 
 
 # --- read-modify-write across processes -----------------------------------------------------------

@@ -382,6 +382,15 @@ class StoreTests:
         with pytest.raises(InvalidKeyError):
             store.snapshot_read("a/../b", [SuffixRequest(16)])
 
+    def test_get_buffer(self, store):
+        store.set("b/k", _VALUE)
+        assert bytes(store.get_buffer("b/k")) == _VALUE
+        store.set("b/e", b"")
+        assert bytes(store.get_buffer("b/e")) == b""
+        assert store.get_buffer("b/missing") is None
+        with pytest.raises(InvalidKeyError):
+            store.get_buffer("b/../k")
+
     # --- conditional writes ---------------------------------------------------------------------
     def test_set_if_version(self, store):
         value, version = store.get_versioned("c/k")

@@ -112,17 +112,32 @@ class CodecPipeline:
             if n is None:
                 return False
             if n != len(buf):
-                raise CorruptChunkError(f"codec 'bytes': expected {len(buf)} bytes for a chunk of shape "
-                                        f"{self.spec.shape} and type {self.spec.dtype}, got {n}", key)
+                raise self._size_error(n, key)
             return True
         data = store.get(key)
         if data is None:
             return False
+        self.decode_into(data, buf, key)
+        return True
+
+    def decode_into(self, data, buf: memoryview, key: str | None = None) -> None:
+        """Decode the stored bytes ``data`` of one chunk into ``buf`` (as :meth:`read_into`, for
+        bytes already fetched). Only when :attr:`decodes_into`."""
+        codec = self._into
+        if codec is _FROM_STORE:
+            if len(data) != len(buf):
+                raise self._size_error(len(data), key)
+            buf[:] = data
+            return
         try:
             codec.decode_into(data, buf)
         except CorruptChunkError as e:
             raise CorruptChunkError(str(e), key) from None
-        return True
+
+    def _size_error(self, n: int, key: str | None) -> CorruptChunkError:
+        spec = self.spec
+        return CorruptChunkError(f"codec 'bytes': expected {spec.nbytes} bytes for a chunk of shape "
+                                 f"{spec.shape} and type {spec.dtype}, got {n}", key)
 
     @property
     def encoded_size(self) -> int | None:

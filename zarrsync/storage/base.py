@@ -254,6 +254,12 @@ class Store:
         """Return the value at ``key`` (or the requested byte range of it), ``None`` if missing."""
         return self._get(validate_key(key), byte_range)
 
+    def get_buffer(self, key: str):
+        """The whole value at ``key`` as a read-only bytes-like object, ``None`` if missing: what
+        chunk reads decode. It may be a view of memory the store's client owns (``ObjectStore``:
+        the buffer obstore received), sparing a copy of every chunk; the default is :meth:`get`."""
+        return self.get(key)
+
     def get_ranges(self, key: str, ranges: Sequence[ByteRequest]) -> list[bytes] | None:
         """Return several byte ranges of one value, ``None`` if the key is missing.
 

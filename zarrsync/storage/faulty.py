@@ -154,6 +154,10 @@ class FaultyStore(Store):
         self._fault("get", validate_key(key))
         return self.inner.get_ranges(key, ranges)
 
+    def get_buffer(self, key):
+        self._fault("get", validate_key(key))
+        return self.inner.get_buffer(key)
+
     def get_into(self, key, out):
         self._fault("get", validate_key(key))
         return self.inner.get_into(key, out)

@@ -26,8 +26,15 @@ What does not carry over from the other stores, and why:
 - ``set_if_not_exists`` is atomic within one process (a process-wide lock around an existence
   check and the write). fsspec has no portable conditional put: the write asks for
   ``mode="create"``, which a backend that implements it with a conditional put makes atomic
-  across processes too; **on a filesystem without one, two processes can both create the same
-  key**.
+  across processes too (s3fs sends ``If-None-Match: *``); **on a filesystem without one, two
+  processes can both create the same key**.
+- There are no conditional writes (``supports_conditional_writes`` is False): fsspec has no
+  portable ``If-Match`` put, so on a remote filesystem a partial write of a chunk warns with
+  :class:`~zarrsync.errors.UnguardedWriteWarning` (writers in other processes can lose each
+  other's updates; :class:`~zarrsync.storage.object_store.ObjectStore` has them).
+- s3fs and other object-store filesystems cache directory listings and answer ``info`` from
+  them: pass ``use_listings_cache=False`` in ``storage_options`` when other clients write to the
+  same prefix, or ``exists`` and ``getsize`` may answer from a stale listing.
 - ``get_ranges`` asks for the size and then for the ranges: a value replaced between the two calls
   gives bytes of the new value clipped to the old size. Partial shard reads do not go through it:
   they take a :meth:`~Store.snapshot`, here one whole ``get``, which is always one version.

@@ -239,8 +239,13 @@ class ObjectStore(Store):
     # --- reading --------------------------------------------------------------------------------
     def _fetch(self, path: str, options: dict | None) -> bytes | None:
         """One obstore ``get``; None if the object is missing (other errors pass to the caller)."""
+        view = self._fetch_view(path, options)
+        return None if view is None else bytes(view)
+
+    def _fetch_view(self, path: str, options: dict | None) -> memoryview | None:
+        """:meth:`_fetch` without the copy: a view of the buffer obstore received."""
         try:
-            return bytes(_obstore().get(self.store, path, options=options).bytes())
+            return memoryview(_obstore().get(self.store, path, options=options).bytes())
         except FileNotFoundError:
             return None
 
@@ -272,6 +277,16 @@ class ObjectStore(Store):
                 except _failures():
                     pass  # obstore refuses a range starting at or past the end: clip it below
             return self._get_clipped(path, byte_range)
+        except _failures() as e:
+            if self._below_a_value(key):
+                return None
+            raise self._error("read of", key, e) from e
+
+    def get_buffer(self, key: str) -> memoryview | None:
+        """The value as a view of the buffer obstore received: a chunk read copies nothing."""
+        path = self.prefix + validate_key(key)
+        try:
+            return self._fetch_view(path, None)
         except _failures() as e:
             if self._below_a_value(key):
                 return None
@@ -362,8 +377,13 @@ class ObjectStore(Store):
 
     # --- writing --------------------------------------------------------------------------------
     def _put(self, key: str, value, mode: str | dict) -> None:
-        # bytes(): a contiguous copy (obstore takes 1-d uint8 buffers; the caller may reuse its own)
-        _obstore().put(self.store, self.prefix + key, bytes(value), mode=mode)
+        # obstore takes 1-d uint8 buffers, without a copy: a network or file put is done with the
+        # caller's buffer (which it may reuse) when it returns, but a MemoryStore keeps it, so it
+        # gets a copy of its own
+        view = memoryview(value)
+        if self._memory or not view.c_contiguous:
+            view = memoryview(view.tobytes())
+        _obstore().put(self.store, self.prefix + key, view.cast("B"), mode=mode)
 
     def _set(self, key: str, value) -> None:
         try:

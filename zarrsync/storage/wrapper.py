@@ -104,6 +104,9 @@ class WrapperStore(Store):
         self._check_writable()
         return self.inner.set_if_version(key, value, version)
 
+    def get_buffer(self, key: str):
+        return self.inner.get_buffer(key)
+
     def get_into(self, key: str, out: memoryview) -> int | None:
         return self.inner.get_into(key, out)
 
@@ -246,6 +249,11 @@ class LoggingStore(WrapperStore):
         self._record("set_if_version", key, "stored" if stored else "changed",
                      written=memoryview(value).nbytes if stored else 0)
         return stored
+
+    def get_buffer(self, key):
+        value = self.inner.get_buffer(key)
+        self._record("get_buffer", key, read=0 if value is None else memoryview(value).nbytes)
+        return value
 
     def get_into(self, key, out):
         n = self.inner.get_into(key, out)
@@ -595,6 +603,9 @@ class CacheStore(WrapperStore):
         finally:  # nothing cached if it raised (parts None) or a write raced it (stale)
             self._cache.finish(fetch, zip([(key, r) for r in ranges], parts or ()))
         return parts
+
+    def get_buffer(self, key):
+        return self.get(key)  # the (cached) whole value
 
     def get_into(self, key, out):
         return Store.get_into(self, key, out)  # a copy of the (cached) whole value
