@@ -12,10 +12,11 @@ from . import config, errors
 from .api import *  # noqa: F401,F403 - the public functions and their twins
 from .api import __all__ as _api_all
 from .array import Array
+from .dask_bridge import from_dask, to_dask, write_dask
 from .group import Group
 from .storage import LocalStore, MemoryStore, Store, ZipStore, store_from
 
 __version__ = "0.1.0"
 
 __all__ = ["Array", "Group", "Store", "MemoryStore", "LocalStore", "ZipStore", "store_from",
-           "config", "errors", *_api_all]
+           "config", "errors", "to_dask", "from_dask", "write_dask", *_api_all]

@@ -115,6 +115,9 @@ class Array(Node):
         self._binding = _bind(store, path, metadata)  # validates the codecs before the node is shared
         super().__init__(store, path, metadata)
 
+    def _pickled_options(self) -> dict:
+        return {"config": self._config} if self._config else {}
+
     def _bound(self) -> tuple:
         """``(metadata, pipeline, target)`` for the node's current metadata. A resize or attribute
         update keeps the codec chain; a node re-created with another layout gets a new one."""

@@ -10,7 +10,8 @@ from .dtypes import parse_data_type
 from .errors import ContainsArrayError, ContainsGroupError, MetadataError, NodeNotFoundError, ValueShapeError
 from .metadata import GroupMetadata
 from .metadata.v2 import GroupMetadataV2
-from .node import (Node, child_path, is_array_metadata, meta_keys, normalize_path, prepare_create, read_metadata,
+from .node import (Node, child_path, is_array_metadata, meta_keys, metadata_from_plain, metadata_to_plain,
+                   normalize_path, prepare_create, read_metadata,
                    walk_nodes, write_metadata)
 from .storage.base import Store
 
@@ -51,6 +52,18 @@ class Group(Node):
     def __init__(self, store: Store, path: str, metadata: Any, *, consolidated: dict | None = None):
         super().__init__(store, path, metadata)
         self._consolidated = consolidated  # relative path -> metadata, from consolidated metadata
+
+    def _pickled_options(self) -> dict:
+        if self._consolidated is None:
+            return {}
+        return {"consolidated": {rel: metadata_to_plain(md) for rel, md in self._consolidated.items()}}
+
+    @classmethod
+    def _unpickle(cls, store: Store, path: str, metadata: Any, options: dict) -> "Group":
+        consolidated = options.get("consolidated")
+        if consolidated is not None:
+            consolidated = {rel: metadata_from_plain(plain) for rel, plain in consolidated.items()}
+        return cls(store, path, metadata, consolidated=consolidated)
 
     @property
     def metadata(self) -> GroupMetadata:

@@ -95,6 +95,27 @@ def read_metadata(store: Store, path: str, zarr_format: int | None = None) -> An
     return None
 
 
+def metadata_to_plain(metadata: Any) -> tuple:
+    """A node's metadata as plain JSON values, ``(zarr_format, document, v2 attributes)``: what a
+    pickled node carries, parsed again by :func:`metadata_from_plain` on the other side, so no
+    parsed codec or data type object crosses processes."""
+    v2_attributes = metadata.attributes if metadata.zarr_format == 2 else None
+    return metadata.zarr_format, metadata.to_json(), v2_attributes
+
+
+def metadata_from_plain(plain: tuple) -> Any:
+    """The metadata that :func:`metadata_to_plain` gave ``plain`` for."""
+    zarr_format, doc, v2_attributes = plain
+    if zarr_format == 3:
+        return parse_node(doc)
+    parse = parse_array_metadata_v2 if "shape" in doc else parse_group_metadata_v2
+    return parse(doc, v2_attributes)
+
+
+def _restore_node(cls: type, store: Store, path: str, plain: tuple, options: dict) -> "Node":
+    return cls._unpickle(store, path, metadata_from_plain(plain), options)
+
+
 def write_metadata(store: Store, path: str, metadata: Any) -> None:
     """Write a node's metadata: ``zarr.json`` (v3), or ``.zarray``/``.zgroup`` and ``.zattrs`` (v2)."""
     if metadata.zarr_format == 3:
@@ -387,6 +408,22 @@ class Node:
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and self._store == other._store and self._path == other._path
+
+    def __reduce__(self):
+        """Pickled by reference: the store (which pickles as its own description: a directory, a
+        bucket and prefix ...), the path, the metadata as its JSON document and the node's own
+        options (:meth:`_pickled_options`); never locks, pools or caches. Unpickled in another
+        process it reads and writes the same data; in this one it shares the node's state."""
+        return (_restore_node, (type(self), self._store, self._path, metadata_to_plain(self._metadata),
+                                self._pickled_options()))
+
+    def _pickled_options(self) -> dict:
+        """Keyword arguments of the class's :meth:`_unpickle` besides store, path and metadata."""
+        return {}
+
+    @classmethod
+    def _unpickle(cls, store: Store, path: str, metadata: Any, options: dict) -> "Node":
+        return cls(store, path, metadata, **options)
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._store, self._path))
