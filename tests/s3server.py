@@ -1,7 +1,7 @@
 """moto's S3 server on loopback, for the tests that talk S3 (tests/ and tests_zarr/).
 
-:func:`start` runs a :class:`ThreadedMotoServer` on a free port of 127.0.0.1 (never reachable from
-elsewhere) and returns once it answers; the :class:`MotoS3` it returns gives the endpoint, the
+:func:`start` runs moto's server (:class:`SerialMotoServer`) on a free port of 127.0.0.1 (never
+reachable from elsewhere) and returns once it answers; the :class:`MotoS3` it returns gives the endpoint, the
 options each client library needs to reach it, a boto3 client to look at the bucket independently
 of the code under test, and fresh buckets. Import it after the test module's ``require`` of its
 client (``"obstore"`` or ``"s3fs"``, tests/oracles.py): moto and boto3 come with the same extra.
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 import uuid
 
 import boto3
-import pytest
 import botocore.exceptions
-from moto.server import ThreadedMotoServer
+import pytest
+from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app
+from werkzeug.serving import make_server
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -65,7 +67,7 @@ def logged_requests(caplog, done, seconds: float = 5.0) -> list[tuple[str, str, 
 class MotoS3:
     """A running moto S3 server: where it is, how each client reaches it, and fresh buckets."""
 
-    def __init__(self, server: ThreadedMotoServer, port: int) -> None:
+    def __init__(self, server: SerialMotoServer, port: int) -> None:
         self._server = server
         self.endpoint = f"http://{HOST}:{port}"
         self.client = boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
@@ -98,10 +100,30 @@ class MotoS3:
         self._server.stop()
 
 
+class SerialMotoServer(ThreadedMotoServer):
+    """moto's threaded server, but each request's work runs under one lock. moto's S3 backend
+    checks a conditional put's precondition (``If-Match``, ``If-None-Match``) and then stores the
+    object, with no lock between: two concurrent conditional puts of one key could both succeed,
+    where S3 lets one win. Serialising the backend calls gives S3's atomicity (moto is Python:
+    its requests never ran in parallel anyway)."""
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serial(environ, start_response):
+            with lock:  # the whole response is made inside: the backend work is done by then
+                return list(app(environ, start_response))
+
+        self._server = make_server(self._ip_address, self._port, serial, True)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 def start() -> MotoS3:
     """Start moto's S3 server on a free loopback port; return it once it answers."""
     port = _free_port()
-    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server = SerialMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     try:
         moto = MotoS3(server, port)
