@@ -409,6 +409,10 @@ class StoreTests:
             store.with_read_only().set_if_version("c/k", b"five", store.get_versioned("c/k")[1])
         with pytest.raises(StoreError):
             store.set_if_version("c/k", 5, None)  # not bytes
+        with pytest.raises(InvalidKeyError):
+            store.get_versioned("c/../k")
+        with pytest.raises(InvalidKeyError):
+            store.set_if_version("c/../k", b"six", None)
         assert store.get("c/k") == b"four"
 
     def test_set_if_version_from_many_threads_loses_no_update(self, store):

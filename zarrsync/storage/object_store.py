@@ -343,8 +343,9 @@ class ObjectStore(Store):
         native = _native_range(ranges[0]) if len(ranges) == 1 else None
         if native is None:
             return super().snapshot_read(key, ranges)
+        path = self.prefix + validate_key(key)
         try:
-            result = _obstore().get(self.store, self.prefix + validate_key(key), options={"range": native})
+            result = _obstore().get(self.store, path, options={"range": native})
             meta = result.meta
             data = bytes(result.bytes())
         except FileNotFoundError:
@@ -396,8 +397,9 @@ class ObjectStore(Store):
         from one ``get``."""
         if not self.supports_conditional_writes:
             return super().get_versioned(key)
+        path = self.prefix + validate_key(key)
         try:
-            result = _obstore().get(self.store, self.prefix + validate_key(key))
+            result = _obstore().get(self.store, path)
             meta = result.meta
             version = {"e_tag": meta["e_tag"]}
             if meta.get("version") is not None:
