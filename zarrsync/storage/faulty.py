@@ -13,6 +13,7 @@ from typing import Callable, Collection, Iterator
 
 from ..executor import renew_after_fork
 from .base import Store, validate_key
+from .wrapper import WrapperStore
 
 __all__ = ["FaultyStore"]
 
@@ -135,15 +136,10 @@ class FaultyStore(Store):
         flat = view.cast("B") if view.c_contiguous else view.tobytes()
         return bytes(flat[:self.truncate_to])
 
-    # --- identity: the inner store's ------------------------------------------------------------
-    def lock_id(self) -> tuple:
-        return self.inner.lock_id()
-
-    def location(self, key: str) -> tuple:
-        return self.inner.location(key)
-
-    def close(self) -> None:
-        self.inner.close()
+    # --- identity: the inner store's, as a wrapper's ----------------------------------------------
+    lock_id = WrapperStore.lock_id
+    location = WrapperStore.location
+    close = WrapperStore.close
 
     # --- reading --------------------------------------------------------------------------------
     def _get(self, key, byte_range):

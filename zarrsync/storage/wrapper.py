@@ -192,7 +192,7 @@ class LoggingStore(WrapperStore):
 
     @property
     def bytes_written(self) -> int:
-        """Bytes passed to every write so far (``set`` and ``set_if_not_exists``)."""
+        """Bytes passed to every write so far (``set``, ``set_if_not_exists``, ``set_if_version``)."""
         with self._stats.lock:
             return self._stats.written
 
