@@ -29,7 +29,7 @@ def extensions(package: str) -> list[str]:
 
 
 modules = ["numpy", "zstandard", "lz4.frame", "lz4.block", "crc32c",  # the core dependencies
-           "msgpack", "fsspec", *extensions("numcodecs"),  # the extras and oracles that support 3.13t
+           "msgpack", "fsspec", *extensions("numcodecs"), "pandas", "xarray",  # the extras and oracles that support 3.13t
            "pytest", "hypothesis", "pytest_run_parallel"]  # the test tools
 modules += sorted(m.name for m in pkgutil.walk_packages(zarrsync.__path__, "zarrsync.")
                   if not m.name.endswith("__main__"))

@@ -37,6 +37,8 @@ import argparse, math, os, shutil, sys, time
 
 import numpy as np
 
+from side_by_side import print_table  # beside this script
+
 DTYPE = "float32"
 ZSTD_LEVEL = 3
 INNER_DIVISOR = 8  # inner chunks per shard edge in the sharded layout
@@ -157,14 +159,6 @@ def run_layout(root, layout, chunks, shards, shape, reps):
             sys.exit(f"MISMATCH: {layout} read_{op}: zarrsync {results[('zarrsync', op)]} "
                      f"zarr {results[('zarr', op)]}")
     return rows
-
-
-def print_table(rows):
-    print("| layout | op | zarrsync | zarr | zarr / zarrsync |")
-    print("|---|---|---|---|---|")
-    for (layout, op), t in rows.items():
-        print(f"| {layout} | {op} | {t['zarrsync']:.3f} s | {t['zarr']:.3f} s | "
-              f"{t['zarr'] / t['zarrsync']:.2f} |")
 
 
 def main(argv):

@@ -372,3 +372,19 @@ def test_cluster_unaligned_write_loses_nothing(tmp_path, on_cluster, layout):
         zarrsync.write_dask(x, a)
     assert len(_workers_used(stream)) == 2
     np.testing.assert_array_equal(zarrsync.open_array(str(tmp_path / "a.zarr"))[...], _data(shape))
+
+
+@pytest.mark.parametrize("layout", ["v3", "v3-sharded", "v2"])
+def test_cluster_da_store_of_unaligned_blocks_with_interprocess_locks(tmp_path, on_cluster, layout):
+    """Plain ``da.store`` (no rechunking) of blocks that share chunks, from two worker
+    processes: a LocalStore with interprocess_locks makes each partial chunk write conditional,
+    so no block's update is lost."""
+    from zarrsync.storage import LocalStore
+
+    shape = (203, 157)
+    a = _cluster_array(LocalStore(str(tmp_path / "a.zarr"), interprocess_locks=True), layout, shape)
+    x = da.from_array(_data(shape), chunks=(23, 37))
+    with distributed.get_task_stream(on_cluster) as stream:
+        da.store(x, a, lock=False)
+    assert len(_workers_used(stream)) == 2
+    np.testing.assert_array_equal(zarrsync.open_array(str(tmp_path / "a.zarr"))[...], _data(shape))

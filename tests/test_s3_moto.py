@@ -193,3 +193,15 @@ def test_sharded_read_racing_a_writer_never_mixes_versions(store, s3, bucket):
         done.set()
         writer.join()
     assert seen == {0, 1}  # the reads really ran alongside the rewrites
+
+
+def test_xarray_datasets_through_an_s3_url(s3, bucket):
+    """``engine="zarrsync"`` and ``zarrsync.xarray.to_zarr`` take the URL and storage_options."""
+    xr = require("xarray")
+    from xarray_common import as_packed, dataset
+    from zarrsync.xarray import to_zarr
+
+    url, options = f"s3://{bucket}/d.zarr", dict(s3[0])
+    to_zarr(dataset(), url, mode="w", storage_options=options)
+    back = xr.open_dataset(url, engine="zarrsync", storage_options=options, chunks=None)
+    xr.testing.assert_identical(back.load(), as_packed(dataset()))

@@ -1278,3 +1278,15 @@ def test_property_basic_selections_on_sharded_arrays(data):
         assert_bits_equal(got, expected[read_sel])
     assert_bits_equal(a[...], expected)
     check_layout(store.get, p["shape"], p["shard"], p["inner"], p["chain"], p["location"], expected, p["fill"])
+
+
+def test_codec_properties_of_a_sharded_array_are_the_inner_chunks():
+    """As in zarr-python: ``filters``/``serializer``/``compressors`` are what ``create_array``
+    took for the inner chunks; ``codecs`` is the stored chain (one sharding codec)."""
+    a = zarrsync.create_array(None, shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="f4",
+                              filters=[{"name": "transpose", "configuration": {"order": [1, 0]}}],
+                              compressors=[{"name": "gzip", "configuration": {"level": 2}}])
+    assert [c.name for c in a.codecs] == ["sharding_indexed"]
+    assert [c.name for c in a.filters] == ["transpose"]
+    assert a.serializer.name == "bytes"
+    assert [c.to_json() for c in a.compressors] == [{"name": "gzip", "configuration": {"level": 2}}]

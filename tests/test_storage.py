@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
 import zipfile
 from pathlib import Path
 
@@ -49,12 +50,39 @@ class TestLocalStore(StoreTests):
         store.set("a/e", b"overwritten")
         store.set_if_not_exists("a/e", b"refused")
         store.set_if_not_exists("new/key", b"accepted")
-        assert temp_files(tmp_path) == []
+        lock_file = (tmp_path / "store" / (TMP_MARK + "lock")).as_posix()
+        assert [p for p in temp_files(tmp_path) if p != lock_file] == []
 
 
 class TestLocalStoreFsync(TestLocalStore):
     def make_store(self, tmp_path):
         return LocalStore(tmp_path / "store", fsync=True)
+
+
+class TestLocalStoreInterprocessLocks(TestLocalStore):
+    """The same contract with conditional writes under the root's lock file."""
+
+    def make_store(self, tmp_path):
+        return LocalStore(tmp_path / "store", interprocess_locks=True)
+
+    def test_writes_wait_for_the_lock_file(self, store, tmp_path):
+        import fcntl
+
+        assert store.supports_conditional_writes
+        store.set("k", b"old")
+        done = threading.Event()
+        fd = os.open(tmp_path / "store" / (TMP_MARK + "lock"), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # as another process's writer would
+            writer = threading.Thread(target=lambda: (store.set("k", b"new"), done.set()))
+            writer.start()
+            assert not done.wait(0.3)  # held off by the lock
+            assert store.get("k") == b"old"
+        finally:
+            os.close(fd)
+        writer.join(10)
+        assert done.is_set() and store.get("k") == b"new"
+        assert "lock" not in "".join(store.list())  # never listed
 
 
 class TestZipStore(StoreTests):

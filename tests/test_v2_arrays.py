@@ -178,3 +178,15 @@ def test_v3_node_wins_over_v2_documents_and_formats_do_not_mix_up(tmp_path):
     root = zarrsync.open_group(store)
     assert root.zarr_format == 2  # the root group was created by the first (v2) array
     assert {n: m.zarr_format for n, m in root.members()} == {"a": 2, "b": 3}
+
+
+def test_fill_value_none_is_stored_as_null_and_reads_as_zero(tmp_path):
+    a = zarrsync.create_array(str(tmp_path / "n.zarr"), shape=(3,), dtype="f4", zarr_format=2, fill_value=None)
+    b = zarrsync.create_array(str(tmp_path / "d.zarr"), shape=(3,), dtype="f4", zarr_format=2)
+    assert json.loads((tmp_path / "n.zarr" / ".zarray").read_text())["fill_value"] is None
+    assert json.loads((tmp_path / "d.zarr" / ".zarray").read_text())["fill_value"] == 0.0
+    assert a.fill_value is None and b.fill_value == 0.0
+    np.testing.assert_array_equal(a[...], np.zeros(3, "f4"))
+    a.resize((2,))  # the cut-off part of the last chunk is cleared to zero, not to None
+    a.resize((3,))
+    np.testing.assert_array_equal(a[...], np.zeros(3, "f4"))

@@ -198,3 +198,18 @@ def test_bitround_and_packbits_both_ways(tmp_path, dtype, filters):
                               compressors=None)
     a[...] = data
     np.testing.assert_array_equal(zarr.open_array(p2, mode="r")[...], z[...])
+
+
+@pytest.mark.parametrize("dtype", ["<f4", "<i2", "|b1", "<M8[s]"])
+def test_a_null_fill_value_as_zarr_python_stores_it(tmp_path, dtype):
+    """v2 ``fill_value=None`` is ``null`` (xarray relies on it: a non-null v2 fill value is
+    its ``_FillValue``), while no fill value at all is the type's zero; both read as zero."""
+    for given in ({"fill_value": None}, {}):
+        z = zarr.create_array(str(tmp_path / "z.zarr"), shape=(3,), dtype=dtype, zarr_format=2, overwrite=True, **given)
+        s = zarrsync.create_array(str(tmp_path / "s.zarr"), shape=(3,), dtype=dtype, zarr_format=2, overwrite=True,
+                                  **given)
+        documents = [json.loads((tmp_path / f / ".zarray").read_text())["fill_value"] for f in ("z.zarr", "s.zarr")]
+        assert documents[0] == documents[1], given
+        assert (documents[0] is None) == ("fill_value" in given)
+        np.testing.assert_array_equal(zarrsync.open_array(str(tmp_path / "z.zarr"))[...], z[...])
+        np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "s.zarr"))[...], s[...])

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .array import Array, async_twin
-from .creation import build_array_metadata
+from .creation import DEFAULT_FILL, build_array_metadata
 from .consolidated import consolidate, read_consolidated
 from .errors import (ArrayNotFoundError, ContainsArrayError, ContainsGroupError, GroupNotFoundError, MetadataError,
                      NodeNotFoundError)
@@ -40,7 +40,7 @@ def create_array(
     shape: Any,
     dtype: Any = "float64",
     chunks: Any = "auto",
-    fill_value: Any = None,
+    fill_value: Any = DEFAULT_FILL,
     compressors: Any = "auto",
     filters: Any = None,
     serializer: Any = "auto",
@@ -70,7 +70,8 @@ def create_array(
         The array's shape, data type (numpy spelling or v3 name) and chunk shape (``"auto"``
         picks about 1 MiB chunks).
     fill_value
-        The value of elements never written (default: zero of the type).
+        The value of elements never written (default: zero of the type). ``None`` is that zero
+        too, except that a v2 array stores it as ``null`` (as zarr-python does).
     compressors, filters, serializer
         Bytes -> bytes codecs (default ``zstd`` level 0; ``None`` for none), array -> array codecs,
         and the array -> bytes codec (default ``bytes``). Codec objects or v3 JSON.

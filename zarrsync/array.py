@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import config as _config
+from .codecs import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ShardingCodec
 from .errors import IndexingError, SelectionTooLargeError, ValueOverflowError, ValueShapeError
 from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer, mixed_indexer,
                        only_slices, selection_kind)
@@ -208,18 +209,23 @@ class Array(Node):
 
     @property
     def filters(self) -> tuple:
-        """The array -> array codecs."""
-        return tuple(c for c, _ in self._pipeline.array_array)
+        """The array -> array codecs (of the inner chunks, in a sharded array: what
+        ``create_array(filters=...)`` took; :attr:`codecs` has the stored chain)."""
+        return tuple(c for c in self._chunk_codecs() if isinstance(c, ArrayArrayCodec))
 
     @property
     def serializer(self):
-        """The array -> bytes codec."""
-        return self._pipeline.array_bytes
+        """The array -> bytes codec (of the inner chunks, in a sharded array)."""
+        return next(c for c in self._chunk_codecs() if isinstance(c, ArrayBytesCodec))
 
     @property
     def compressors(self) -> tuple:
-        """The bytes -> bytes codecs."""
-        return tuple(c for c, _ in self._pipeline.bytes_bytes)
+        """The bytes -> bytes codecs (of the inner chunks, in a sharded array)."""
+        return tuple(c for c in self._chunk_codecs() if isinstance(c, BytesBytesCodec))
+
+    def _chunk_codecs(self) -> tuple:
+        codecs = self._metadata.codecs
+        return codecs[0].codecs if len(codecs) == 1 and isinstance(codecs[0], ShardingCodec) else codecs
 
     @property
     def config(self) -> dict:
@@ -584,7 +590,7 @@ class Array(Node):
                 continue  # not shrunk on this axis, or the new edge is a chunk boundary
             slab = tuple(slice(n, e) if i == d else slice(0, x) for i, x in enumerate(extent))
             ix = BasicIndexer(slab, extent, chunk_shape)
-            value = self._prepare_value(new.fill_value, ix, new.dtype)
+            value = self._prepare_value(new.chunk_spec().fill_value, ix, new.dtype)
             with self._own_settings():
                 write_chunks(target, ix, value, cfg)
 

@@ -9,8 +9,10 @@ The one home of creation defaults, chosen to match zarr-python 3 where a user wo
   ``S``, ``V``), but a struct with any multi-byte field gets ``endian`` (zarr-python warns
   without it);
 - ``filters=None``: no array -> array codec;
-- ``fill_value=None``: the data type's zero (``""``/``b""`` for strings and bytes, ``NaT`` for
-  datetime64 and timedelta64, as zarr-python);
+- ``fill_value`` not given: the data type's zero (``""``/``b""`` for strings and bytes, ``NaT``
+  for datetime64 and timedelta64), as zarr-python. ``fill_value=None`` is the same in v3, but a
+  v2 array stores ``null``, as zarr-python does (read back, a null fill is that zero; xarray reads
+  a non-null v2 fill value as ``_FillValue``, so its v2 arrays without one need ``null``);
 - ``chunk_key_encoding=None``: ``default`` with ``/``;
 - ``shards=None``: no sharding. With ``shards``, ``chunks`` is the inner chunk shape and the
   codecs above become the inner codecs of a ``sharding_indexed`` codec whose index is
@@ -36,7 +38,17 @@ from .errors import CodecError, MetadataError
 from .metadata import ArrayMetadata, parse_chunk_key_encoding
 from .metadata.v2 import ArrayMetadataV2, object_data_type, v2_codec_config
 
-__all__ = ["build_array_metadata", "guess_chunks", "normalize_shape"]
+__all__ = ["build_array_metadata", "guess_chunks", "normalize_shape", "DEFAULT_FILL"]
+
+
+class _DefaultFill:
+    """The ``fill_value`` of a caller who gave none (apart from ``None``, which v2 stores as null)."""
+
+    def __repr__(self) -> str:
+        return "<default fill>"
+
+
+DEFAULT_FILL = _DefaultFill()
 
 _TARGET_CHUNK_BYTES = 1 << 20
 
@@ -128,7 +140,7 @@ def build_array_metadata(
     shape: Any,
     dtype: Any,
     chunks: Any = "auto",
-    fill_value: Any = None,
+    fill_value: Any = DEFAULT_FILL,
     compressors: Any = "auto",
     filters: Any = None,
     serializer: Any = "auto",
@@ -197,7 +209,7 @@ def build_array_metadata(
             raise MetadataError(f"shards {list(grid_shape)} must be positive multiples of chunks {list(chunk_shape)}")
         # zarr-python's convention: `chunks` is the inner chunk shape, `shards` the stored objects
         codecs = (ShardingCodec(chunk_shape, codecs, (BytesCodec("little"), Crc32cCodec()), "end"),)
-    fill = data_type.cast_fill(fill_value)
+    fill = data_type.cast_fill(None if fill_value is DEFAULT_FILL else fill_value)
     if dimension_names is not None:
         dimension_names = tuple(dimension_names)
     if attributes is not None and not isinstance(attributes, dict):
@@ -249,7 +261,8 @@ def _v2_metadata(shape, dtype, data_type, chunk_shape, fill_value, compressors, 
     endian = _endian(dtype, data_type, 2)
     md = ArrayMetadataV2(
         shape=shape, chunk_shape=chunk_shape, data_type=data_type, endian=endian,
-        fill_value=data_type.cast_fill(fill_value), order=order or "C", compressor=compressor,
+        fill_value=None if fill_value is None else data_type.cast_fill(None if fill_value is DEFAULT_FILL else fill_value),
+        order=order or "C", compressor=compressor,
         filters=filter_configs, dimension_separator=dimension_separator or ".", attributes=dict(attributes or {}),
     )
     md.codecs  # noqa: B018 - refuse an unusable codec now, not at the first write

@@ -22,7 +22,16 @@ or written outside it:
   loops, no key listed twice); a key below such a link inside the root still reads and writes;
 - the root itself may be a link: it is resolved once, when the store is made.
 
-It costs nothing on the common path: the final component is opened with ``O_NOFOLLOW`` (only a
+Writers in several processes: with ``interprocess_locks=True`` the store has conditional writes
+(``supports_conditional_writes``), so a chunk written in part by two processes at once keeps both
+updates (a read-modify-write is redone when the chunk changed under it). Every replacement of a
+file then happens under an exclusive ``flock`` of one lock file in the root,
+``.__zarrsync_tmp__lock`` (never listed, as a temporary file), held only to compare the stored
+bytes with those read and rename the new file into place; values are written before it is
+taken. ``flock`` is POSIX and is reliable on local file systems (not every network file system
+honours it).
+
+Symbolic links cost nothing on the common path: the final component is opened with ``O_NOFOLLOW`` (only a
 link, refused with ``ELOOP``, is resolved with ``realpath``), and each directory is resolved once
 per store and remembered. What is checked is the tree as it is when the store first meets a
 directory: someone who can replace a directory by a link while the store is in use is beyond
@@ -36,7 +45,13 @@ import os
 import shutil
 import stat
 import threading
+from contextlib import contextmanager
 from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 from ..errors import InvalidKeyError, StoreError
 from ..executor import renew_after_fork
@@ -87,6 +102,9 @@ class LocalStore(Store):
         Refuse writes.
     fsync : bool
         ``fsync`` each file before it replaces the old one (durable across power loss, slower).
+    interprocess_locks : bool
+        Make partial chunk writes safe between processes (conditional writes under a ``flock``;
+        see the module notes). Off by default: writers in one process never need it.
 
     >>> import tempfile
     >>> s = LocalStore(tempfile.mkdtemp())
@@ -97,10 +115,14 @@ class LocalStore(Store):
     supports_byte_ranges = True
     supports_get_into = True
 
-    def __init__(self, root: str | os.PathLike, *, read_only: bool = False, fsync: bool = False):
+    def __init__(self, root: str | os.PathLike, *, read_only: bool = False, fsync: bool = False,
+                 interprocess_locks: bool = False):
         super().__init__(read_only=read_only)
         self.root = os.path.abspath(os.fspath(root))
         self.fsync = bool(fsync)
+        if interprocess_locks and fcntl is None:
+            raise StoreError("LocalStore interprocess_locks needs flock (POSIX); this system has none")
+        self.interprocess_locks = self.supports_conditional_writes = bool(interprocess_locks)
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise StoreError(f"LocalStore root {self.root!r} exists and is not a directory")
         self._real_root = os.path.realpath(self.root)
@@ -112,10 +134,12 @@ class LocalStore(Store):
         return f"LocalStore({self.root!r}{', read_only=True' if self.read_only else ''})"
 
     def __getstate__(self):
-        return {"root": self.root, "read_only": self._read_only, "fsync": self.fsync}
+        return {"root": self.root, "read_only": self._read_only, "fsync": self.fsync,
+                "interprocess_locks": self.interprocess_locks}
 
     def __setstate__(self, state):
-        self.__init__(state["root"], read_only=state["read_only"], fsync=state["fsync"])
+        self.__init__(state["root"], read_only=state["read_only"], fsync=state["fsync"],
+                      interprocess_locks=state.get("interprocess_locks", False))
 
     def lock_id(self) -> tuple:
         return ("file", self._real_root)
@@ -291,18 +315,59 @@ class LocalStore(Store):
         path = self._path(key)
         tmp = self._write_temp(path, value)
         try:
-            os.replace(tmp, path)  # replaces a link itself, never its target
+            with self._writers_excluded():
+                os.replace(tmp, path)  # replaces a link itself, never its target
         except BaseException:
             _unlink_quietly(tmp)
             raise
 
-    def set_if_not_exists(self, key: str, value: bytes) -> bool:
+    @contextmanager
+    def _writers_excluded(self) -> Iterator[None]:
+        """With ``interprocess_locks``: hold the root's lock file exclusively (every thread and
+        process that replaces or deletes a file here takes it). Each call opens the file itself,
+        so ``flock`` excludes other threads of this process as well as other processes."""
+        if not self.interprocess_locks:
+            yield
+            return
+        lock_file = self.root + "/" + _TMP_MARK + "lock"
+        try:
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | _O_BINARY, 0o666)
+        except FileNotFoundError:  # no root yet (a delete before any write)
+            os.makedirs(self.root, exist_ok=True)
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | _O_BINARY, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def set_if_version(self, key: str, value: bytes, version: object) -> bool:
+        """With ``interprocess_locks``: store ``value`` if the stored bytes are still ``version``
+        (those :meth:`get_versioned` read), comparing and replacing under the lock file."""
+        if not self.interprocess_locks:
+            return super().set_if_version(key, value, version)
+        path, tmp = self._new_file(key, value)
+        try:
+            with self._writers_excluded():
+                if self._get(key, None) != version:
+                    return False
+                os.replace(tmp, path)
+                return True
+        finally:
+            _unlink_quietly(tmp)  # gone once it replaced the old file
+
+    def _new_file(self, key: str, value) -> tuple[str, str]:
+        """For a conditional write: ``key``'s path and a temporary file beside it holding ``value``."""
         self._check_writable()
         self._check_value(key, value)
         path = self._path(validate_key(key))
-        tmp = self._write_temp(path, value)
+        return path, self._write_temp(path, value)
+
+    def set_if_not_exists(self, key: str, value: bytes) -> bool:
+        path, tmp = self._new_file(key, value)
         try:
-            os.link(tmp, path)  # atomic, and fails if the target exists
+            with self._writers_excluded():
+                os.link(tmp, path)  # atomic, and fails if the target exists
             return True
         except FileExistsError:
             return False
@@ -312,7 +377,8 @@ class LocalStore(Store):
     def _delete(self, key: str) -> None:
         path = self._path(key)
         try:
-            _unlink_quietly(path)  # a link is removed, never its target
+            with self._writers_excluded():
+                _unlink_quietly(path)  # a link is removed, never its target
         except (IsADirectoryError, PermissionError):
             if not os.path.isdir(path):  # a directory is a prefix, not a key: nothing to delete
                 raise
