@@ -272,3 +272,12 @@ def test_guess_engine_for_dot_zarr_paths(tmp_path):
     assert ZarrsyncBackendEntrypoint().guess_can_open(str(tmp_path / "x.zarr/"))
     assert not ZarrsyncBackendEntrypoint().guess_can_open(str(tmp_path / "x.nc"))
     assert "zarrsync" in xr.backends.list_engines()
+
+
+def test_lazy_datasets_pickle_and_read_after(tmp_path):
+    """What dask's process and distributed schedulers do to a lazily opened dataset."""
+    import pickle
+
+    to_zarr(dataset(), tmp_path / "d.zarr", mode="w")
+    lazy = open_zs(tmp_path / "d.zarr")
+    xr.testing.assert_identical(pickle.loads(pickle.dumps(lazy)).load(), as_packed(dataset()))
