@@ -14,7 +14,10 @@ from .creation import DEFAULT_FILL, build_array_metadata
 from .consolidated import consolidate, read_consolidated
 from .errors import (ArrayNotFoundError, ContainsArrayError, ContainsGroupError, GroupNotFoundError, MetadataError,
                      NodeNotFoundError)
-from .group import Group
+from .convenience import __all__ as _convenience_all
+from .convenience import create_mode
+from .convenience import *  # noqa: F401,F403 - copy, save, load, from_array ... and their twins
+from .group import Group, like_arguments
 from .node import is_array_metadata, normalize_path, read_metadata
 from .storage import store_from
 
@@ -105,7 +108,7 @@ def create_array(
     ((100, 100), (10, 10), dtype('uint16'))
     """
     node_path = normalize_path(name if name is not None else path)
-    st = store_from(store, mode=_create_mode(overwrite, node_path), storage_options=storage_options)
+    st = store_from(store, mode=create_mode(overwrite, node_path), storage_options=storage_options)
     md = build_array_metadata(
         shape=shape, dtype=dtype, chunks=chunks, fill_value=fill_value, compressors=compressors,
         filters=filters, serializer=serializer, attributes=attributes, dimension_names=dimension_names,
@@ -113,12 +116,6 @@ def create_array(
         dimension_separator=dimension_separator, object_codec=object_codec,
     )
     return Array.create(st, node_path, md, overwrite=overwrite, config=config)
-
-
-def _create_mode(overwrite: bool, node_path: str) -> str:
-    # store_from's "w" truncates a whole zip archive: right only when the new node is the root,
-    # otherwise overwriting one node would destroy its siblings
-    return "w" if overwrite and not node_path else "a"
 
 
 def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", zarr_format: int | None = None,
@@ -165,7 +162,7 @@ def create_group(store: Any = None, *, path: str | None = None, overwrite: bool 
     1
     """
     node_path = normalize_path(path)
-    st = store_from(store, mode=_create_mode(overwrite, node_path), storage_options=storage_options)
+    st = store_from(store, mode=create_mode(overwrite, node_path), storage_options=storage_options)
     return Group.create(st, node_path, overwrite=overwrite, attributes=attributes, zarr_format=zarr_format)
 
 
@@ -305,39 +302,30 @@ def array(data: Any, *, store: Any = None, **kwargs) -> Array:
     return a
 
 
-def _like(a: Any, kwargs: dict) -> dict:
-    out = {"shape": a.shape, "dtype": a.dtype}
-    if isinstance(a, Array):
-        out["chunks"] = a.chunks
-        out["fill_value"] = a.fill_value
-    out.update(kwargs)
-    return out
-
-
 def zeros_like(a: Any, *, store: Any = None, **kwargs) -> Array:
     """Zeros with the shape, dtype (and chunks, for an Array) of ``a``."""
-    kw = _like(a, kwargs)
+    kw = like_arguments(a, kwargs)
     kw.pop("fill_value", None)
     return zeros(kw.pop("shape"), store=store, **kw)
 
 
 def ones_like(a: Any, *, store: Any = None, **kwargs) -> Array:
     """Ones with the shape, dtype (and chunks, for an Array) of ``a``."""
-    kw = _like(a, kwargs)
+    kw = like_arguments(a, kwargs)
     kw.pop("fill_value", None)
     return ones(kw.pop("shape"), store=store, **kw)
 
 
 def full_like(a: Any, fill_value: Any, *, store: Any = None, **kwargs) -> Array:
     """``fill_value`` everywhere, with the shape, dtype (and chunks) of ``a``."""
-    kw = _like(a, kwargs)
+    kw = like_arguments(a, kwargs)
     kw.pop("fill_value", None)
     return full(kw.pop("shape"), fill_value, store=store, **kw)
 
 
 def empty_like(a: Any, *, store: Any = None, **kwargs) -> Array:
     """An empty array with the shape, dtype, chunks and fill value of ``a``."""
-    kw = _like(a, kwargs)
+    kw = like_arguments(a, kwargs)
     return empty(kw.pop("shape"), store=store, **kw)
 
 
@@ -360,4 +348,11 @@ empty_like_async = async_twin(empty_like)
 consolidate_metadata_async = async_twin(consolidate_metadata)
 open_consolidated_async = async_twin(open_consolidated)
 
-__all__ += [n + "_async" for n in list(__all__)]
+# spelled out, not computed: type checkers read __all__ to know what ``zarrsync`` exports
+__all__ += [
+    "create_array_async", "open_array_async", "open_async", "open_group_async", "create_group_async", "group_async",
+    "array_async", "consolidate_metadata_async", "open_consolidated_async",
+    "zeros_async", "ones_async", "full_async", "empty_async",
+    "zeros_like_async", "ones_like_async", "full_like_async", "empty_like_async",
+]
+__all__ += _convenience_all  # with their own twins
