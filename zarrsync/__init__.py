@@ -11,6 +11,7 @@ awaitable ``*_async`` twin for every blocking call.
 from . import config, errors
 from .api import *  # noqa: F401,F403 - the public functions and their twins
 from .api import __all__ as _api_all
+from .convenience import *  # noqa: F401,F403 - also in api's __all__; named here so type checkers see them
 from .array import Array
 from .dask_bridge import from_dask, to_dask, write_dask
 from .group import Group

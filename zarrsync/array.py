@@ -17,7 +17,7 @@ import dataclasses
 import functools
 import math
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine, Literal, ParamSpec, TypeVar, cast
 
 import numpy as np
 
@@ -27,21 +27,25 @@ from .errors import IndexingError, SelectionTooLargeError, ValueOverflowError, V
 from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer, mixed_indexer,
                        only_slices, selection_kind)
 from .metadata import ArrayMetadata
+from .metadata.v2 import ArrayMetadataV2
 from .node import Node, meta_keys, prepare_create, write_metadata
 from .pipeline import ChunkTarget, CodecPipeline, read_chunks, write_chunks
 from .storage.base import Store
 
 __all__ = ["Array", "async_twin", "OrthogonalIndex", "VectorizedIndex", "BlockIndex"]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def async_twin(sync: Callable) -> Callable:
+
+def async_twin(sync: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]:
     """Make ``<name>_async``: an awaitable that runs ``sync`` in a worker thread, one hop.
 
-    The twin has the same signature as ``sync`` (``inspect.signature`` follows ``__wrapped__``).
+    The twin has ``sync``'s signature, for type checkers and ``inspect.signature`` (``__wrapped__``).
     """
 
     @functools.wraps(sync)
-    async def twin(*args, **kwargs):
+    async def twin(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         return await asyncio.to_thread(sync, *args, **kwargs)
 
     base = sync.__name__.strip("_")
@@ -85,7 +89,7 @@ class ArrayInfo:
         return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
@@ -110,7 +114,7 @@ class Array(Node):
     array([0, 7, 7, 0], dtype=int32)
     """
 
-    def __init__(self, store: Store, path: str, metadata: ArrayMetadata, config: dict | None = None):
+    def __init__(self, store: Store, path: str, metadata: ArrayMetadata | ArrayMetadataV2, config: dict | None = None):
         self._config = dict(config or {})
         _config.with_overrides(self._config)  # unknown or bad settings fail now, not at first use
         self._binding = _bind(store, path, metadata)  # validates the codecs before the node is shared
@@ -138,7 +142,7 @@ class Array(Node):
         return self._bound()[2]
 
     @classmethod
-    def create(cls, store: Store, path: str, metadata: ArrayMetadata, *, overwrite: bool = False,
+    def create(cls, store: Store, path: str, metadata: ArrayMetadata | ArrayMetadataV2, *, overwrite: bool = False,
                config: dict | None = None) -> "Array":
         """Write a new array's metadata (and any missing ancestor groups) and return the array."""
         array = cls(store, path, metadata, config)  # validates codecs and settings before any write
@@ -151,7 +155,7 @@ class Array(Node):
 
     # --- properties (no I/O) ----------------------------------------------------------------------
     @property
-    def metadata(self) -> ArrayMetadata:
+    def metadata(self) -> ArrayMetadata | ArrayMetadataV2:
         return self._metadata
 
     @property
@@ -698,7 +702,8 @@ def _same_layout(a, b) -> bool:
 def _none_as_empty_text(arr: np.ndarray) -> np.ndarray:
     """Objects headed for a ``StringDType`` chunk with ``None`` as ``""``: numpy would store the
     text ``"None"``; numcodecs' vlen-utf8 (and ``SPEC_CHECKLIST`` §2.8) write ``None`` as empty."""
-    missing = np.equal(arr, None)  # elementwise `is None` in C (None equals only None)
+    # elementwise `is None` in C (None equals only None); numpy's stubs refuse a None operand
+    missing = np.equal(arr, None)  # type: ignore[call-overload]
     if not missing.any():
         return arr
     out = arr.copy()
@@ -726,7 +731,7 @@ def _allocate_work(shape: tuple, dtype: np.dtype, order: str, array: "Array") ->
         raise SelectionTooLargeError(f"reading {shape} elements of {array!r} needs {_human(nbytes)}, more than "
                                      f"this machine's memory ({_human(_PHYSICAL_MEMORY)}); read less, or pass out=")
     try:
-        return np.empty(shape, dtype=dtype, order=order)
+        return np.empty(shape, dtype=dtype, order=cast(Literal["C", "F"], order))  # Settings checks it
     except (MemoryError, ValueError) as e:  # ValueError: numpy's "array is too big"
         raise SelectionTooLargeError(f"cannot allocate {_human(nbytes)} for reading {shape} elements of "
                                      f"{array!r}: {e}") from None
@@ -768,9 +773,9 @@ def _field_dtype(dtype: np.dtype, fields) -> tuple[np.dtype, tuple]:
     if missing:
         raise IndexingError(f"no field(s) {missing} in the data type; fields are {list(dtype.names)}")
     if isinstance(fields, str):
-        field = dtype.fields[fields][0]
+        field = dtype[fields]
         return field.base, field.shape
-    return np.dtype([(n, dtype.fields[n][0]) for n in names]), ()
+    return np.dtype([(n, dtype[n]) for n in names]), ()
 
 
 def _select_fields(records: np.ndarray, fields) -> np.ndarray:

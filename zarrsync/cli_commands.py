@@ -184,8 +184,9 @@ def info(path: str, as_json: bool, storage_options: tuple) -> None:
 def _info_doc(node: Array | Group) -> dict:
     """``info --json``: the node's metadata document (``zarr.json``, or ``.zarray``/``.zgroup``),
     its attributes, and for an array its stored chunks and bytes, for a group its member counts."""
-    doc = {"node_type": "array" if isinstance(node, Array) else "group", "zarr_format": node.zarr_format,
-           "path": node.path, "metadata": node.metadata.to_json(), "attributes": node.attrs.asdict()}
+    doc: dict[str, Any] = {
+        "node_type": "array" if isinstance(node, Array) else "group", "zarr_format": node.zarr_format,
+        "path": node.path, "metadata": node.metadata.to_json(), "attributes": node.attrs.asdict()}
     if isinstance(node, Array):
         stored = node.info_complete()
         doc.update(nbytes=node.nbytes, count_chunks_initialized=stored.count_chunks_initialized,

@@ -28,6 +28,7 @@ from .consolidated import read_consolidated
 from .creation import build_array_metadata
 from .errors import CodecError, ContainsArrayError, MetadataError
 from .group import Group
+from .metadata.v2 import ArrayMetadataV2
 
 __all__ = ["CopyOptions", "KEEP", "BLOCK_BYTES", "IN_FLIGHT", "compressor_from_text", "plan_block", "iter_blocks",
            "copy_node"]
@@ -148,6 +149,7 @@ def array_settings(src: Array, opts: CopyOptions) -> dict[str, Any]:
     fits = opts.chunks is None or len(opts.chunks) == src.ndim
     fits_shards = opts.shards is None or len(opts.shards) == src.ndim
     chunks = opts.chunks if opts.chunks is not None and fits else src.chunks
+    shards: tuple[int, ...] | None
     if opts.shards is not None and fits_shards:
         shards = opts.shards
     else:
@@ -157,7 +159,7 @@ def array_settings(src: Array, opts: CopyOptions) -> dict[str, Any]:
         attributes=src.attrs.asdict(),
     )
     md = src.metadata
-    if fmt == 2 and src.zarr_format == 2:
+    if fmt == 2 and isinstance(md, ArrayMetadataV2):  # a v2 source
         fixed = md.data_type.is_fixed_size
         settings.update(dtype=md.to_json()["dtype"] if fixed else md.data_type, filters=md.filters,
                         compressors=md.compressor, order=md.order, dimension_separator=md.dimension_separator)
@@ -224,10 +226,13 @@ def _make_group(src: Group, dst: str, opts: CopyOptions, storage_options: dict |
     return root
 
 
-def _make_array(src: Array, opts: CopyOptions, note: Callable[[str], None], create: Callable[[dict], Array],
-                existing: Callable[[], Any]) -> Array:
+def _make_array(src: Array, opts: CopyOptions, note: Callable[[str], None], create: Callable[..., Array],
+                existing: Callable[..., Any]) -> Array:
     """The destination array of ``src``: created, or with ``resume`` the one an earlier run
-    created, which must have exactly the metadata this run would write."""
+    created, which must have exactly the metadata this run would write.
+
+    ``create(settings)`` and ``existing()`` are typed ``Callable[...]``: mypy cannot infer the
+    caller's lambdas, which bind the loop variable with a defaulted parameter."""
     for ignored in _ignored_options(src, opts):
         note(f"{ignored} does not apply to {src.name or '/'} ({src.ndim} dimensions): its own layout is kept")
     settings = array_settings(src, opts)

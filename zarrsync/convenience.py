@@ -29,7 +29,7 @@ import math
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, cast
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from .errors import (ArrayNotFoundError, CodecError, ConfigError, ContainsArrayE
                      InvalidKeyError, NodeNotFoundError, StoreError)
 from .executor import run_tasks
 from .group import Group, create_nodes, like_arguments, open_node
+from .metadata.v2 import ArrayMetadataV2
 from .node import child_path, is_array_metadata, normalize_path, read_metadata
 from .storage import store_from
 from .storage.base import Store
@@ -279,7 +280,7 @@ def copy_all(source: Group, dest: Group, shallow: bool = False, without_attrs: b
     totals = (0, 0, 0)
     for member_name, member in source.members():
         counts = _copy_node(member, dest, member_name, False, shallow, without_attrs, if_exists, create_kws)
-        totals = tuple(a + b for a, b in zip(totals, counts))
+        totals = (totals[0] + counts[0], totals[1] + counts[1], totals[2] + counts[2])
     if not without_attrs:
         dest.update_attributes(source.attrs.asdict())
     return totals
@@ -315,7 +316,7 @@ def _copy_node(source: Array | Group, dest: Group, name: str, root: bool, shallo
     totals = (1, 0, 0)
     for member_name, member in source.members():
         counts = _copy_node(member, group, member_name, False, shallow, without_attrs, if_exists, create_kws)
-        totals = tuple(a + b for a, b in zip(totals, counts))
+        totals = (totals[0] + counts[0], totals[1] + counts[1], totals[2] + counts[2])
     return totals
 
 
@@ -394,23 +395,23 @@ def _from_arguments(source: Any, *, chunks, shards, filters, compressors, serial
     md = source.metadata
     fmt = zarr_format or md.zarr_format
     same = fmt == md.zarr_format
-    v2_source = md.zarr_format == 2
     out = {"shape": md.shape, "dtype": md.data_type, "zarr_format": fmt}
     out["chunks"] = source.chunks if chunks == _KEEP else chunks
     out["shards"] = (source.shards if fmt == 3 else None) if shards == _KEEP else shards
     if filters == _KEEP:
-        filters = ((md.filters if v2_source else source.filters) or None) if same else None
+        filters = ((md.filters if isinstance(md, ArrayMetadataV2) else source.filters) or None) if same else None
     out["filters"] = None if filters == "auto" else filters
     if compressors == _KEEP:
-        compressors = ((md.compressor if v2_source else source.compressors) or None) if same else "auto"
+        compressors = (((md.compressor if isinstance(md, ArrayMetadataV2) else source.compressors) or None)
+                       if same else "auto")
     out["compressors"] = compressors
     if serializer == _KEEP:
-        serializer = source.serializer if fmt == 3 and not v2_source else "auto"
+        serializer = source.serializer if fmt == 3 and not isinstance(md, ArrayMetadataV2) else "auto"
     out["serializer"] = serializer
     out["fill_value"] = source.fill_value if fill_value is DEFAULT_FILL else fill_value
-    out["order"] = md.order if order is None and fmt == 2 and v2_source else order
+    out["order"] = md.order if order is None and fmt == 2 and isinstance(md, ArrayMetadataV2) else order
     if chunk_key_encoding is None and same:
-        if v2_source:
+        if isinstance(md, ArrayMetadataV2):
             out["dimension_separator"] = md.dimension_separator
         else:
             chunk_key_encoding = md.chunk_key_encoding
@@ -613,7 +614,7 @@ def load(store: Any, path: str | None = None, zarr_format: int | None = None) ->
         raise NodeNotFoundError(f"no array or group at {node_path or '/'!r} in {st!r}")
     if is_array_metadata(md):
         return Array(st, node_path, md)[...]
-    return GroupLoader(open_node(st, node_path))
+    return GroupLoader(cast(Group, open_node(st, node_path)))  # md is not an array's: a group's
 
 
 class GroupLoader(Mapping):
@@ -626,7 +627,7 @@ class GroupLoader(Mapping):
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._names:
             raise NodeNotFoundError(f"{name!r} is not an array in group {self._group.name!r}")
-        return self._group[name][...]
+        return cast(Array, self._group[name])[...]  # self._names holds array members only
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -673,4 +674,9 @@ save_array_async = async_twin(save_array)
 save_group_async = async_twin(save_group)
 tree_async = async_twin(tree)
 
-__all__ += [n + "_async" for n in list(__all__)]
+# spelled out, not computed: type checkers read __all__ to know what ``zarrsync`` exports
+__all__ += [
+    "copy_async", "copy_all_async", "copy_store_async", "create_async", "create_hierarchy_async",
+    "from_array_async", "load_async", "open_like_async", "save_async", "save_array_async",
+    "save_group_async", "tree_async",
+]

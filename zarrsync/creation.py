@@ -87,7 +87,7 @@ def _big_endian(dtype: Any) -> bool:
 
 def _orders(dt: np.dtype) -> set[str]:
     if dt.names is not None:
-        return set().union(*(_orders(dt.fields[n][0]) for n in dt.names))
+        return set().union(*(_orders(dt[n]) for n in dt.names))
     if dt.subdtype is not None:
         return _orders(dt.subdtype[0])
     return {dt.byteorder} if dt.byteorder in "<>=" else set()
@@ -98,7 +98,7 @@ def _has_multi_byte_field(dt: np.dtype) -> bool:
         return _has_multi_byte_field(dt.subdtype[0])
     if dt.names is None:
         return dt.itemsize > 1
-    return any(_has_multi_byte_field(dt.fields[n][0]) for n in dt.names)
+    return any(_has_multi_byte_field(dt[n]) for n in dt.names)
 
 
 def _endian(dtype: Any, data_type: DataType, zarr_format: int) -> str | None:
@@ -111,12 +111,12 @@ def _endian(dtype: Any, data_type: DataType, zarr_format: int) -> str | None:
     return "big" if _big_endian(dtype) else "little"
 
 
-def _codec_list(value: Any, kind: type, what: str) -> list[Codec]:
+def _codec_list(value: Any, kind: type[Codec], what: str) -> list[Codec]:
     if value is None:
         return []
     if isinstance(value, (Codec, dict, str)):
         value = [value]
-    codecs = []
+    codecs: list[Codec] = []
     for v in value:
         if not isinstance(v, (Codec, dict, str)) and isinstance(v, NumcodecsLike):
             codec = numcodecs_v3_codec(v, kind="filter" if kind is ArrayArrayCodec else "bytes")
@@ -185,7 +185,7 @@ def build_array_metadata(
     data_type.to_json()  # refuse now a data type with no v3 form (a struct with a sub-array field)
     # a type naming "bytes" gets what every fixed-size type gets: the codec with its endian
     if (serializer == "auto" or serializer is None) and data_type.default_serializer not in (None, "bytes"):
-        serializer_codec: ArrayBytesCodec = parse_codec(data_type.default_serializer)
+        serializer_codec: Codec = parse_codec(data_type.default_serializer)
     elif serializer == "auto" or serializer is None:
         serializer_codec = BytesCodec(_endian(dtype, data_type, 3))
     else:

@@ -63,10 +63,10 @@ def create_nodes(store: Store, base: str, nodes: dict, overwrite: bool) -> list[
     formats = {md.zarr_format for md in parsed.values()}
     if len(formats) > 1:
         raise MetadataError(f"create_hierarchy: nodes mix Zarr formats {sorted(formats)}")
-    created = []
+    created: list[tuple[str, Array | Group]] = []
     for rel in sorted(parsed, key=lambda r: (r.count("/") if r else -1, r)):
         md, path = parsed[rel], child_path(base, rel)
-        if is_array_metadata(md):
+        if isinstance(md, (ArrayMetadata, ArrayMetadataV2)):  # is_array_metadata, narrowing for mypy
             created.append((rel, Array.create(store, path, md, overwrite=overwrite)))
         else:
             created.append((rel, Group._write_new(store, path, md, overwrite)))

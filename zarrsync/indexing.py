@@ -184,6 +184,7 @@ class _Lazy(Sequence):
     (what the lazily enumerated sequences below share: indexing, negative indices, slices)."""
 
     __slots__ = ("length",)
+    length: int
 
     def __len__(self) -> int:
         return self.length
@@ -209,7 +210,7 @@ class _RangeEntries(_Lazy):
 
     __slots__ = ("args",)
 
-    def __init__(self, args: tuple, length: int):
+    def __init__(self, args: tuple[int, int, int, int, int, bool], length: int):
         self.args, self.length = args, length
 
     def _item(self, m: int) -> DimEntry:
@@ -291,7 +292,7 @@ def _slice_entries(sel: slice, dim_len: int, c: int) -> tuple[int, Sequence]:
     return n, _range_entries(start + (n - 1) * step if n else 0, -step, n, dim_len, c, True)
 
 
-def _dim_entries(sel, dim_len: int, c: int) -> tuple[int, list[DimEntry]]:
+def _dim_entries(sel, dim_len: int, c: int) -> tuple[int, Sequence[DimEntry]]:
     """Work-axis length and entries for one dimension of a basic selection."""
     if _is_int(sel):
         return _int_entry(sel, dim_len, c)
@@ -350,6 +351,7 @@ def _array_entries(idx: np.ndarray, dim_len: int, c: int) -> tuple[int, list[Dim
     entries = []
     for s, e in zip(bounds[:-1], bounds[1:]):
         kk = int(sk[s])
+        out_sel: slice | np.ndarray
         if order is None:
             local, out_sel = idx[s:e] - kk * c, slice(s, e)
         else:
@@ -536,14 +538,14 @@ class CoordinateIndexer:
         if len(sel) != ndim:
             raise IndexingError(f"coordinate selection needs one int array per axis: the array has {ndim} "
                                 f"dimensions, the selection {len(sel)} entries")
-        arrays = []
+        given = []
         for axis, s in enumerate(sel):
             if not (_is_int(s) or _is_array_like(s)):
                 raise IndexingError(f"coordinate selection: axis {axis} has {s!r}; only ints and int arrays "
                                     "are allowed (use a.oindex[...] for slices)")
-            arrays.append(_int_array(s, f"coordinate selection, axis {axis}"))
+            given.append(_int_array(s, f"coordinate selection, axis {axis}"))
         try:
-            arrays = np.broadcast_arrays(*arrays)
+            arrays = np.broadcast_arrays(*given)
         except ValueError:
             raise IndexingError("coordinate selection: the index arrays cannot be broadcast together, shapes "
                                 + " ".join(str(np.shape(s)) for s in sel)) from None
@@ -595,6 +597,7 @@ def _group_points(points: tuple, shape: tuple, chunk_shape: tuple, npoints: int)
     if npoints == 0:
         return []
     grid = tuple(-(-n // c) for n, c in zip(shape, chunk_shape))
+    local: Sequence[np.ndarray]
     cells, local = zip(*(np.divmod(p, c) for p, c in zip(points, chunk_shape)))
     linear = np.ravel_multi_index(cells, grid) if len(grid) > 1 else cells[0]
     if npoints == 1 or bool((linear[1:] >= linear[:-1]).all()):
@@ -611,6 +614,7 @@ def _group_points(points: tuple, shape: tuple, chunk_shape: tuple, npoints: int)
     unravelled = np.unravel_index(sorted_ids[bounds[:-1]], grid)
     out = []
     for g, (s, e) in enumerate(zip(bounds[:-1], bounds[1:])):
+        pos: slice | np.ndarray
         if order is None:
             pos = slice(s, e)
         else:

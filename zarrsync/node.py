@@ -112,7 +112,7 @@ def metadata_from_plain(plain: tuple) -> Any:
     return parse(doc, v2_attributes)
 
 
-def _restore_node(cls: type, store: Store, path: str, plain: tuple, options: dict) -> "Node":
+def _restore_node(cls: type[Node], store: Store, path: str, plain: tuple, options: dict) -> "Node":
     return cls._unpickle(store, path, metadata_from_plain(plain), options)
 
 

@@ -24,6 +24,8 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from types import EllipsisType
+from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 
@@ -33,7 +35,7 @@ from .errors import CorruptChunkError, StoreError, UnguardedWriteWarning, Versio
 from .executor import run_tasks
 from .indexing import Batches, ProductItems, assign, only_slices
 from .config import Settings
-from .storage.base import Store
+from .storage.base import ByteRequest, BytesLike, Snapshot, Store
 
 __all__ = ["CodecPipeline", "read_chunks", "write_chunks", "is_fill", "chunk_lock", "ChunkTarget",
            "read_shard_region", "name_chunk_error", "update_conditionally", "chunk_workers", "CpuGate"]
@@ -47,7 +49,7 @@ _GROUP_MAX_CHUNK = 64 << 10
 
 # --- empty chunks and fills --------------------------------------------------------------------
 
-def fill_chunk(spec: ChunkSpec, order: str = "C") -> np.ndarray:
+def fill_chunk(spec: ChunkSpec, order: Literal["C", "F"] = "C") -> np.ndarray:
     """A new writable chunk holding the fill value everywhere."""
     return full_of_fill(spec.shape, spec.fill_value, spec.dtype, order)
 
@@ -137,10 +139,27 @@ def chunk_lock(location: tuple) -> threading.Lock:
 
 # --- reading part of a shard as of one version ----------------------------------------------------
 
+class PartialCodec(Protocol):
+    """What an array -> bytes codec that declares ``supports_partial`` provides (as
+    :class:`~zarrsync.codecs.sharding.ShardingCodec` does): the calls that read and rewrite part
+    of an encoded chunk."""
+
+    def index_request(self, spec: ChunkSpec) -> ByteRequest: ...
+
+    def read_region(self, snapshot: Snapshot, raw_index: BytesLike, selection: tuple, dest: np.ndarray,
+                    spec: ChunkSpec, max_workers: int = ..., indexer: type = ..., io_workers: int = ...) -> None: ...
+
+    def decode_region(self, data: BytesLike, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
+                      max_workers: int = ...) -> None: ...
+
+    def update(self, old: BytesLike | None, selection: tuple, value: np.ndarray, spec: ChunkSpec,
+               indexer: type = ..., fields: Any = ...) -> bytes | None: ...
+
+
 _SNAPSHOT_TRIES = 16
 
 
-def read_shard_region(store: Store, key: str, codec, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
+def read_shard_region(store: Store, key: str, codec: PartialCodec, selection: tuple, dest: np.ndarray, spec: ChunkSpec,
                       max_workers: int, indexer: type, io_workers: int = 1) -> bool:
     """Decode part of the shard at ``key`` into ``dest`` from one snapshot of it; False if the
     shard is missing (``dest`` then holds nothing useful).
@@ -185,6 +204,7 @@ def name_chunk_error(target: "ChunkTarget", key: str, error: BaseException) -> N
     """
     if getattr(error, "array", None) is not None:
         return  # named already (by a task further in)
+    cls: type[CorruptChunkError | StoreError]
     if isinstance(error, CorruptChunkError):
         key = error.key or key
         cls = CorruptChunkError
@@ -195,7 +215,8 @@ def name_chunk_error(target: "ChunkTarget", key: str, error: BaseException) -> N
     head, detail = f"chunk {key!r}", str(error)
     if detail.startswith(head + ": "):
         detail = detail[len(head) + 2:]
-    named = cls(f"{target.where()}: {detail}" if head in detail else f"{target.where()}: {head}: {detail}")
+    # Any: neither class declares the array attribute set below (nor StoreError its key)
+    named: Any = cls(f"{target.where()}: {detail}" if head in detail else f"{target.where()}: {head}: {detail}")
     if isinstance(error, OSError):
         named.errno = error.errno
     named.key = key
@@ -225,7 +246,7 @@ class ChunkTarget:
         self.partial = (pipeline.array_bytes.supports_partial and not pipeline.array_array
                         and not pipeline.bytes_bytes)
 
-    def work_items(self, indexer) -> Sequence[tuple[str, tuple, tuple, bool]]:
+    def work_items(self, indexer) -> Sequence[tuple[str, tuple, tuple | EllipsisType, bool]]:
         """``(key, chunk_sel, out_sel, complete)`` for every chunk the indexer touches.
 
         For per-axis (basic, orthogonal) selections the key fragments are formatted once per axis
@@ -251,10 +272,10 @@ class ChunkTarget:
                         tuple(e[1] for e in combo), tuple(e[2] for e in combo), all(e[3] for e in combo))
             return ProductItems(indexer.dims, build)
         dims = [[(enc.fragments(e[0], d == 0), *e[1:]) for e in entries] for d, entries in enumerate(indexer.dims)]
-        items = []
+        items: list[tuple[str, tuple, tuple | EllipsisType, bool]] = []
         for combo in itertools.product(*dims):
-            frags, chunk_sel, out_sel, complete = zip(*combo)
-            items.append((prefix + "".join(frags), chunk_sel, out_sel, all(complete)))
+            frags, chunk_sel, out_sel, completes = zip(*combo)
+            items.append((prefix + "".join(frags), chunk_sel, out_sel, all(completes)))
         return items
 
     def where(self) -> str:
@@ -299,7 +320,7 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
     gate = CpuGate(settings.max_workers, workers)
 
     if target.partial:
-        codec = pipeline.array_bytes
+        codec = cast(PartialCodec, pipeline.array_bytes)  # supports_partial declares its methods
         one_shard = len(items) == 1  # its inner chunks fan out instead
         inner_workers = min(workers, settings.max_workers) if one_shard else 1
         io_workers = workers if one_shard and remote else 1
@@ -381,9 +402,9 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
                         dest[...] = fill
                     return
             if direct and large and not remote:  # decode into a reused buffer, copy the selected part out
-                buf = scratch(nbytes, "decode")
-                found = pipeline.read_into(store, key, memoryview(buf))
-                src = buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
+                scratch_buf = scratch(nbytes, "decode")
+                found = pipeline.read_into(store, key, memoryview(scratch_buf))
+                src = scratch_buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
             else:
                 data = store.get_buffer(key)
                 if data is None:
@@ -474,7 +495,8 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, settings: Sett
                 if absent); None if it is all fill and is not to be stored."""
                 with gate:
                     if target.partial:  # re-encode only the inner chunks touched; copy the rest as bytes
-                        return pipeline.array_bytes.update(old, chunk_sel, part, spec, kind, fields)
+                        codec = cast(PartialCodec, pipeline.array_bytes)  # supports_partial declares it
+                        return codec.update(old, chunk_sel, part, spec, kind, fields)
                     chunk = fill_chunk(spec) if old is None else np.array(pipeline.decode(old, key), copy=True)
                     assign(chunk, ix(chunk_sel), part, fields)
                     if not write_empty_chunks and is_fill(chunk, spec.fill_value):

@@ -24,6 +24,7 @@ import contextlib
 import pickle
 import sys
 import threading
+from typing import Literal
 
 import pytest
 
@@ -192,8 +193,8 @@ class StoreTests:
         return dict(items)
 
     @staticmethod
-    def contents(store: Store) -> dict[str, bytes]:
-        """Every key and value in the store."""
+    def contents(store: Store) -> dict[str, bytes | None]:
+        """Every key and value in the store (None for a key deleted while listing)."""
         return {key: store.get(key) for key in store.list()}
 
     # --- the class itself -----------------------------------------------------------------------
@@ -857,7 +858,7 @@ _SPECIALS = {
 }
 
 
-def sample_chunk(dtype, shape, order: str = "C", seed: int = 0) -> _np.ndarray:
+def sample_chunk(dtype, shape, order: Literal["C", "F"] = "C", seed: int = 0) -> _np.ndarray:
     """A deterministic array of ``dtype`` and ``shape`` in memory ``order``.
 
     Integers span the type's whole range (both extremes included); floats include NaN (also with
@@ -908,7 +909,7 @@ def bind(codec_chain, dtype, shape, fill_value=0) -> CodecPipeline:
     return CodecPipeline(codecs, ChunkSpec(tuple(shape), dtype, dtype.type(fill_value)))
 
 
-def check_round_trip(codec_chain, dtype, shape, order: str = "C") -> bytes:
+def check_round_trip(codec_chain, dtype, shape, order: Literal["C", "F"] = "C") -> bytes:
     """Encode then decode one chunk; assert every bit survives. Returns the encoded bytes.
 
     Also checks that encoding leaves its input untouched, that the encoded bytes do not depend

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from .api import consolidate_metadata, open_group
 from .array import Array
 from .errors import MissingDependencyError, NodeNotFoundError
 from .group import Group
+from .metadata.v2 import ArrayMetadataV2
 from .node import normalize_path
 
 try:
@@ -111,7 +112,7 @@ def _support(key) -> Any:
 
 def _is_vlen_utf8(array: Array) -> bool:
     md = array.metadata
-    if array.zarr_format == 2:
+    if isinstance(md, ArrayMetadataV2):
         return any(f.get("id") == "vlen-utf8" for f in (md.filters or ()))
     return md.data_type.name == "string"
 
@@ -154,7 +155,8 @@ class ZarrsyncDataStore(AbstractWritableDataStore):
         self._arrays = dict(group.arrays())  # read once, as the group was at opening
 
     def get_child_store(self, group: str) -> "ZarrsyncDataStore":
-        child = self.group[group] if self._mode == "r" else self.group.require_group(group)
+        # cast: xarray asks for a child group by its name
+        child = cast(Group, self.group[group]) if self._mode == "r" else self.group.require_group(group)
         return type(self)(child, mode=self._mode, fill_as_mask=self._fill_as_mask)
 
     # reading
@@ -200,7 +202,8 @@ class ZarrsyncDataStore(AbstractWritableDataStore):
 
     # writing (xarray's dump_to_store calls store(); set_variables hands data to ArrayWriter)
     def encode_variable(self, variable, name=None):
-        return encode_zarr_variable(variable, name=name, zarr_format=self.group.zarr_format)
+        zarr_format = cast(Literal[2, 3], self.group.zarr_format)  # a node's format is 2 or 3
+        return encode_zarr_variable(variable, name=name, zarr_format=zarr_format)
 
     def encode_attribute(self, a):
         return encode_zarr_attr_value(a)
@@ -264,7 +267,7 @@ class ZarrsyncDataStore(AbstractWritableDataStore):
         return size
 
     def set_variables(self, variables, check_encoding_set, writer, unlimited_dims=None) -> None:
-        zarr_format = self.group.zarr_format
+        zarr_format = cast(Literal[2, 3], self.group.zarr_format)  # a node's format is 2 or 3
         for vn, v in variables.items():
             name = str(vn)
             attrs = dict(v.attrs)
@@ -281,17 +284,17 @@ class ZarrsyncDataStore(AbstractWritableDataStore):
             v.encoding.pop("_FillValue", None)
             encoding = extract_zarr_variable_encoding(v, raise_on_invalid=vn in check_encoding_set, name=vn,
                                                       zarr_format=zarr_format)
-            region = {d: (self._region or {}).get(d, slice(None)) for d in v.dims}
+            dim_region = {d: (self._region or {}).get(d, slice(None)) for d in v.dims}
             shape = v.shape
             array = None
             if self._mode != "w" and name in self._arrays:
                 array = self._arrays[name]
                 if self._append_dim is not None and self._append_dim in v.dims:
                     axis = v.dims.index(self._append_dim)
-                    region[self._append_dim] = slice(array.shape[axis], None)
+                    dim_region[self._append_dim] = slice(array.shape[axis], None)
                     array.resize(array.shape[:axis] + (array.shape[axis] + v.shape[axis],) + array.shape[axis + 1:])
                 shape = array.shape
-            region = tuple(region[d] for d in v.dims)
+            region = tuple(dim_region[d] for d in v.dims)
             write_chunks = encoding.get("shards") or encoding["chunks"]
             if array is not None:
                 write_chunks = array.shards or array.chunks

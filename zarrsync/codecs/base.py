@@ -20,6 +20,7 @@ import numpy as np
 
 from ..dtypes.variable import fill_key, is_variable_length_dtype
 from ..errors import CodecError, CorruptChunkError
+from ..storage.base import BytesLike
 
 __all__ = ["ChunkSpec", "Codec", "ArrayArrayCodec", "ArrayBytesCodec", "BytesBytesCodec", "SkippedCodec",
            "bounded_size", "check_config"]
@@ -36,6 +37,10 @@ class ChunkSpec:
     shape: tuple[int, ...]
     dtype: np.dtype
     fill_value: Any
+    # derived in __post_init__ (declared so they are typed; not constructor arguments)
+    size: int = dataclasses.field(init=False, repr=False)
+    nbytes: int = dataclasses.field(init=False, repr=False)
+    _key: tuple = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_key", (tuple(self.shape), self.dtype, fill_key(self.fill_value, self.dtype)))
@@ -75,7 +80,7 @@ VARIABLE_CHUNK_LIMIT = 1 << 31
 
 
 def decompress_streams(new_decompressor: Callable[[], Any], data, max_size: int, codec: str,
-                       error: type, *, ignore_tail: bool = False) -> bytes:
+                       error: type[Exception], *, ignore_tail: bool = False) -> bytes:
     """Decode one or more concatenated streams (gzip, zlib, bz2, xz) into at most ``max_size``
     bytes (the one home of bounded stream decoding).
 
@@ -108,7 +113,7 @@ def decompress_streams(new_decompressor: Callable[[], Any], data, max_size: int,
     return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" for no streams
 
 
-def check_config(codec: str, config: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:
+def check_config(codec: str, config: Any, allowed: set[str], required: frozenset[str] | set[str] = frozenset()) -> dict:
     """Validate a codec ``configuration`` object: a dict with only known keys and the required ones."""
     if config is None:
         config = {}
@@ -180,10 +185,10 @@ class ArrayBytesCodec(Codec):
         be read straight into an output buffer)."""
         return False
 
-    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytes:
+    def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> BytesLike:
         raise NotImplementedError
 
-    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray:
+    def decode(self, data: BytesLike, spec: ChunkSpec) -> np.ndarray:
         """Decode to an array of ``spec.shape`` and ``spec.dtype`` (may be a read-only view of ``data``)."""
         raise NotImplementedError
 
@@ -202,11 +207,12 @@ class BytesBytesCodec(Codec):
         """Decode into ``out``, which must end up exactly full (else CorruptChunkError)."""
         raise NotImplementedError
 
-    def encode(self, data: bytes, spec: ChunkSpec) -> bytes:
+    def encode(self, data: BytesLike, spec: ChunkSpec) -> BytesLike:
         raise NotImplementedError
 
-    def decode(self, data: bytes, spec: ChunkSpec, max_size: int) -> bytes:
-        """Decode; the result may not exceed ``max_size`` bytes (a hostile input raises instead)."""
+    def decode(self, data: BytesLike, spec: ChunkSpec, max_size: int | None) -> BytesLike:
+        """Decode; the result may not exceed ``max_size`` bytes (a hostile input raises instead).
+        ``None`` means the decoded size is not known: the bound is :func:`bounded_size`'s."""
         raise NotImplementedError
 
 

@@ -30,7 +30,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..errors import CodecError, CorruptChunkError
 from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
@@ -79,7 +79,7 @@ class BloscCodec(BytesBytesCodec):
                    typesize=config.get("typesize"), blocksize=config.get("blocksize", 0))
 
     def to_config(self):
-        config = {} if self.typesize is None else {"typesize": self.typesize}
+        config: dict[str, Any] = {} if self.typesize is None else {"typesize": self.typesize}
         config.update(cname=self.cname, clevel=self.clevel, shuffle=self.shuffle, blocksize=self.blocksize)
         return config
 

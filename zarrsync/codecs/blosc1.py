@@ -159,7 +159,7 @@ def _bit_unshuffle(src: np.ndarray, dst: np.ndarray, ts: int) -> None:
         dst[:] = src
         return
     m, nb = n * ts, n // 8
-    x = src[:m].reshape(ts, 8, nb).transpose(0, 2, 1).copy().view("<u8")  # (ts, nb, 1)
+    x: np.ndarray = src[:m].reshape(ts, 8, nb).transpose(0, 2, 1).copy().view("<u8")  # (ts, nb, 1)
     x = _transpose8(x).view(np.uint8).reshape(ts, n)  # byte j of every element, element-ordered
     dst[:m].reshape(n, ts)[...] = x.T
     dst[m:] = src[m:]

@@ -10,12 +10,12 @@ sharding codec binds one for its inner chunks and one for its index.
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
 from ..errors import CodecError, CorruptChunkError
-from ..storage.base import Store
+from ..storage.base import BytesLike, Store
 from .base import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec, SkippedCodec
 
 __all__ = ["CodecPipeline", "scratch", "is_fill", "full_of_fill"]
@@ -151,7 +151,7 @@ class CodecPipeline:
                 size = codec.compute_encoded_size(size, self.ab_spec)
         return size
 
-    def encode(self, chunk: np.ndarray):
+    def encode(self, chunk: np.ndarray) -> BytesLike:
         """Encode one chunk (shape and dtype of ``spec``) to bytes-like.
 
         The result may be a view of a per-thread buffer: use it (store it) before encoding the
@@ -161,16 +161,16 @@ class CodecPipeline:
             # plain layout: gather the chunk into a reused buffer rather than a new allocation
             buf = scratch(self.spec.nbytes, "encode")
             np.copyto(buf.view(self.spec.dtype).reshape(self.spec.shape), chunk)
-            data = memoryview(buf)
+            data: BytesLike = memoryview(buf)
         else:
-            for codec, spec in self.array_array:
-                chunk = codec.encode(chunk, spec)
+            for aa_codec, spec in self.array_array:
+                chunk = aa_codec.encode(chunk, spec)
             data = self.array_bytes.encode(chunk, self.ab_spec)
-        for codec, _ in self.bytes_bytes:
-            data = codec.encode(data, self.ab_spec)
+        for bb_codec, _ in self.bytes_bytes:
+            data = bb_codec.encode(data, self.ab_spec)
         return data
 
-    def decode(self, data, key: str | None = None) -> np.ndarray:
+    def decode(self, data: BytesLike, key: str | None = None) -> np.ndarray:
         """Decode one chunk; the result may be a read-only view. Bad bytes raise CorruptChunkError."""
         into = self._into
         if into is not None:  # plain layout: at most one bytes -> bytes codec, then a view
@@ -185,11 +185,11 @@ class CodecPipeline:
                 raise CorruptChunkError(str(e), key) from None
             return np.frombuffer(data, dtype=spec.dtype).reshape(spec.shape)
         try:
-            for codec, expected in reversed(self.bytes_bytes):
-                data = codec.decode(data, self.ab_spec, expected)
+            for bb_codec, expected in reversed(self.bytes_bytes):
+                data = bb_codec.decode(data, self.ab_spec, expected)
             chunk = self.array_bytes.decode(data, self.ab_spec)
-            for codec, spec in reversed(self.array_array):
-                chunk = codec.decode(chunk, spec)
+            for aa_codec, spec in reversed(self.array_array):
+                chunk = aa_codec.decode(chunk, spec)
         except CorruptChunkError as e:
             if e.key is None and key is not None:
                 raise CorruptChunkError(str(e), key) from None
@@ -227,7 +227,7 @@ def scratch(nbytes: int, slot: str) -> np.ndarray:
 _UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def full_of_fill(shape: tuple[int, ...], fill: Any, dtype: np.dtype, order: str = "C") -> np.ndarray:
+def full_of_fill(shape: tuple[int, ...], fill: Any, dtype: np.dtype, order: Literal["C", "F"] = "C") -> np.ndarray:
     """A new writable array of ``shape`` holding ``fill`` in every element: the one home of
     fill-value materialisation for chunks (missing inner chunks of a shard included).
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import reprlib
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -47,7 +47,7 @@ _MEMBERS = ("codec_id", "encode", "decode", "get_config", "from_config")
 class NumcodecsLike(Protocol):
     """What zarrsync needs from a numcodecs-style codec (numcodecs' own ``Codec`` fits)."""
 
-    codec_id: str
+    codec_id: ClassVar[str]
 
     def encode(self, buf: Any) -> Any: ...
 
@@ -211,10 +211,11 @@ class NumcodecsCodec:
         return f"{type(self).__name__}({args})"
 
 
-_REGISTRY: dict[str, type] = {}
+_REGISTRY: dict[str, type[NumcodecsLike]] = {}
+_CodecClass = TypeVar("_CodecClass", bound=type[NumcodecsLike])
 
 
-def register_codec(cls: type, codec_id: str | None = None) -> type:
+def register_codec(cls: _CodecClass, codec_id: str | None = None) -> _CodecClass:
     """Register a numcodecs-style codec class under ``codec_id`` (default ``cls.codec_id``).
 
     Any class satisfying :class:`NumcodecsLike` may be registered, not only

@@ -38,7 +38,7 @@ import math
 import reprlib
 import struct
 import zlib
-from typing import Any
+from typing import Any, ClassVar
 
 import lz4.block
 import numpy as np
@@ -173,6 +173,7 @@ class LZMA(_StreamCodec):
         # chain declares; no match reaches further back than the output goes, so a raw chain's
         # dictionary is cut to the bound, and a header may ask for at most _LZMA_MEMLIMIT (128 MiB:
         # preset 9's 64 MiB dictionary fits) or twice the bound.
+        limit: dict[str, Any]
         if self.format == _lzma.FORMAT_RAW:
             limit = {"filters": [_smaller_dictionary(f, max_size) for f in self.filters or ()]}
         else:
@@ -221,7 +222,8 @@ class Zstd(NumcodecsCodec):
     def encode(self, buf):
         c = zstandard.ZstdCompressor(level=clamp_level(self.level), write_checksum=self.checksum,
                                      write_content_size=True)
-        return c.compress(ensure_contiguous_bytes(buf))
+        # zstandard reads any buffer; its stubs name only bytes, bytearray and memoryview
+        return c.compress(ensure_contiguous_bytes(buf))  # type: ignore[arg-type]
 
     def decode_bounded(self, buf, max_size):
         return zstd_decompress(ensure_contiguous_bytes(buf), max_size, True)
@@ -235,7 +237,7 @@ class Zstd(NumcodecsCodec):
         try:
             while data.nbytes:
                 d = zstandard.ZstdDecompressor().decompressobj()
-                parts.append(d.decompress(data))
+                parts.append(d.decompress(data))  # type: ignore[arg-type]  # any buffer (see encode)
                 if not d.eof:
                     raise CorruptChunkError("codec 'zstd': truncated frame")
                 data = np.frombuffer(d.unused_data, np.uint8)
@@ -379,7 +381,7 @@ class _Checksum32(NumcodecsCodec):
     """A u32le checksum stored before (``location="start"``) or after the data."""
 
     default_location = "start"
-    config_keys = ("location",)
+    config_keys: ClassVar[tuple[str, ...]] = ("location",)
 
     def __init__(self, location: str | None = None):
         if location is not None and location not in ("start", "end"):
@@ -510,7 +512,7 @@ def _dtype(codec_id: str, name: str, value: Any) -> np.dtype:
     return dtype
 
 
-class _Elementwise:
+class _Elementwise(NumcodecsCodec):
     """A filter whose output has one element per element of its own ``dtype`` (only the type
     changes): a one-element probe tells the encoded type without encoding a chunk."""
 

@@ -64,19 +64,19 @@ class _Wrapped:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class NumcodecsBytesCodec(_Wrapped, BytesBytesCodec):
+class NumcodecsBytesCodec(_Wrapped, BytesBytesCodec):  # type: ignore[override]  # name: per instance
     """A numcodecs compressor or checksum as a v3 bytes -> bytes codec."""
 
     codec: Any
 
     def encode(self, data, spec: ChunkSpec) -> bytes:
-        view = memoryview(data).cast("B")
+        view: memoryview | np.ndarray = memoryview(data).cast("B")
         # the typed view numcodecs would have seen; after an object codec it saw that codec's bytes
         if spec.dtype.kind not in "OT" and len(view) % spec.dtype.itemsize == 0:
             view = np.frombuffer(view, dtype=spec.dtype)
         return bytes(memoryview(self.codec.encode(view)).cast("B"))
 
-    def decode(self, data, spec: ChunkSpec, expected_size: int | None) -> bytes:
+    def decode(self, data, spec: ChunkSpec, expected_size: int | None) -> memoryview:
         """Decode, never past the size the chunk can hold (:func:`~zarrsync.codecs.base.bounded_size`):
         zarrsync's own codecs stop decoding at it; a third party's codec is checked afterwards."""
         codec = self.codec
@@ -98,7 +98,7 @@ class NumcodecsBytesCodec(_Wrapped, BytesBytesCodec):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class NumcodecsArrayCodec(_Wrapped, ArrayArrayCodec):
+class NumcodecsArrayCodec(_Wrapped, ArrayArrayCodec):  # type: ignore[override]  # name: per instance
     """A numcodecs filter as a v3 array -> array codec.
 
     The encoded representation (dtype and shape) is found once, when the chain is bound, by
@@ -190,7 +190,7 @@ def place_numcodecs(codecs: tuple) -> tuple:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class NumcodecsObjectCodec(_Wrapped, ArrayBytesCodec):
+class NumcodecsObjectCodec(_Wrapped, ArrayBytesCodec):  # type: ignore[override]  # name: per instance
     """A numcodecs object codec (``vlen-utf8``, ``json2`` ...) as the array -> bytes codec of a
     Zarr v2 object array, where it is the first filter (``SPEC_CHECKLIST`` §4.4). Its decode
     gives the elements in C order (a ``transpose`` before it handles F order)."""

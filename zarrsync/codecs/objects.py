@@ -121,7 +121,7 @@ class VLenArray(NumcodecsCodec):
 
     def encode(self, buf: Any) -> bytes:
         values = np.asarray(buf, dtype=object).reshape(-1, order="A")
-        parts = []
+        parts: list[bytes | np.ndarray] = []
         for i, v in enumerate(values.tolist()):
             if v is None:
                 parts.append(b"")

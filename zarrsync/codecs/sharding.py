@@ -32,13 +32,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import CodecError, CorruptChunkError
 from ..executor import run_tasks
 from ..indexing import BasicIndexer, assign
-from ..storage.base import ByteRequest, RangeRequest, Snapshot, SuffixRequest
+from ..storage.base import ByteRequest, BytesLike, RangeRequest, Snapshot, SuffixRequest
 from .base import ArrayBytesCodec, ChunkSpec, Codec, check_config
 from .bytes_ import BytesCodec
 from .chain import CodecPipeline, full_of_fill, is_fill
@@ -172,7 +173,7 @@ class ShardingCodec(ArrayBytesCodec):
 
     def encode(self, shard: np.ndarray, spec: ChunkSpec) -> bytes:
         b = self._bind(spec)
-        parts = [None] * math.prod(b.chunks_per_shard)
+        parts: list[bytes | None] = [None] * math.prod(b.chunks_per_shard)
         for i, sl in enumerate(self._inner_slices(b)):
             inner = shard[sl]
             if not is_fill(inner, spec.fill_value):
@@ -323,11 +324,11 @@ def _morton_order(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(np.ravel_multi_index(c, shape)) for c in sorted(coords, key=code))
 
 
-def _read_ranges(snapshot: Snapshot, requests: list, io_workers: int) -> list:
+def _read_ranges(snapshot: Snapshot, requests: list, io_workers: int) -> Sequence[BytesLike]:
     """``snapshot.read(requests)``, as up to ``io_workers`` concurrent reads of one range each."""
     if io_workers <= 1 or len(requests) == 1:
         return snapshot.read(requests)
-    blobs: list = [None] * len(requests)
+    blobs: list[BytesLike] = [b""] * len(requests)
 
     def one(i):
         blobs[i] = snapshot.read([requests[i]])[0]

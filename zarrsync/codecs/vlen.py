@@ -383,6 +383,7 @@ def _split(data: bytes, starts: np.ndarray, text: bool) -> list | None:
     else:
         return None
     body = memoryview(buf)[4:]
+    items: list[str] | list[bytes]
     if text:
         try:
             items = str(body, "utf-8").split(sep.decode("ascii") * 4)

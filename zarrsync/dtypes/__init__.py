@@ -63,7 +63,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_renew_lock_after_fork)
 
 _REGISTRY: dict[str, Any] = {}
-_NUMPY_HOOKS: list[type] = []  # registered classes with a from_numpy classmethod
+_NUMPY_HOOKS: list[Any] = []  # registered classes with a from_numpy classmethod
 _entry_points_loaded = False
 
 
@@ -213,7 +213,7 @@ def has_byte_order(dtype: np.dtype) -> bool:
     """True if the stored bytes of ``dtype`` depend on a byte order: it is (or a field is) a
     multi-byte number, code point or time. False for bool, 1-byte types, ``S`` and ``V``."""
     if dtype.names is not None:
-        return any(has_byte_order(dtype.fields[n][0]) for n in dtype.names)
+        return any(has_byte_order(dtype[n]) for n in dtype.names)
     if dtype.subdtype is not None:
         return has_byte_order(dtype.subdtype[0])
     return dtype.byteorder != "|"

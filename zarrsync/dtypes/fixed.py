@@ -56,8 +56,9 @@ _SCALE_MAX = 2**31 - 1
 
 # --- helpers shared by the parameterised types ---------------------------------------------------
 
-def type_config(value: Any, name: str, keys: set[str]) -> dict:
-    """The ``configuration`` of a parameterised data type: an object holding exactly ``keys``."""
+def type_config(value: Any, name: Any, keys: set[str]) -> dict:
+    """The ``configuration`` of a parameterised data type: an object holding exactly ``keys``.
+    ``name`` is the JSON's name as given (for messages; it may not be a string)."""
     config = value.get("configuration") if isinstance(value, dict) else None
     if not isinstance(config, dict):
         raise DataTypeError(f"data type {name!r} needs a configuration object with {sorted(keys)}, got {value!r}")

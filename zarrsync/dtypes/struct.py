@@ -86,8 +86,9 @@ class StructType(DataType):
                           for f in fields])
         return cls("struct", dtype, fields, legacy)
 
+    # registered through functools.partial with ``resolve`` bound, so it is called as the base's
     @classmethod
-    def from_json(cls, value: Any, resolve: Callable[[Any], DataType]) -> "StructType":
+    def from_json(cls, value: Any, resolve: Callable[[Any], DataType]) -> "StructType":  # type: ignore[override]
         """Parse ``struct`` (or legacy ``structured``) JSON; ``resolve`` parses a field's data type."""
         name = value.get("name") if isinstance(value, dict) else value
         items = type_config(value, name, {"fields"})["fields"]
@@ -119,6 +120,7 @@ class StructType(DataType):
         """From a numpy structured dtype (any layout: the result is packed; values keep their
         fields). ``resolve`` maps a field's numpy dtype to a data type."""
         fields = []
+        assert dtype.names is not None and dtype.fields is not None  # called for structured dtypes only
         for fname in dtype.names:
             fdtype, _offset, *title = dtype.fields[fname]
             if title:

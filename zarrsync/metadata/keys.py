@@ -81,6 +81,7 @@ def parse_chunk_key_encoding(value: Any) -> ChunkKeyEncoding:
     """Parse the v3 ``chunk_key_encoding`` field (object or short-hand name); a ChunkKeyEncoding passes."""
     if isinstance(value, ChunkKeyEncoding):
         return value
+    config: Any  # checked below: the JSON may hold anything
     if isinstance(value, str):
         name, config = value, {}
     elif isinstance(value, dict) and isinstance(value.get("name"), str):

@@ -48,7 +48,8 @@ def _typestr_dtype(value: Any) -> np.dtype:
     if isinstance(value, list):
         if not value:
             raise DataTypeError("v2 structured dtype must have at least one field, got []")
-        entries, names = [], set()
+        entries: list[tuple] = []
+        names = set()
         for item in value:
             if (not isinstance(item, list) or len(item) not in (2, 3) or not isinstance(item[0], str)
                     or not item[0]):
@@ -100,7 +101,7 @@ def _typestr_dtype(value: Any) -> np.dtype:
 def _orders(dt: np.dtype) -> set[str]:
     """The byte orders (``<``/``>``) of every part of ``dt`` that has one."""
     if dt.names is not None:
-        return set().union(*(_orders(dt.fields[n][0]) for n in dt.names))
+        return set().union(*(_orders(dt[n]) for n in dt.names))
     if dt.subdtype is not None:
         return _orders(dt.subdtype[0])
     if dt.byteorder == "|":
@@ -123,7 +124,7 @@ def _typestr(dt: np.dtype, order: str) -> Any:
     if dt.names is not None:
         out = []
         for name in dt.names:
-            field = dt.fields[name][0]
+            field = dt[name]
             if field.subdtype is not None:
                 out.append([name, _typestr(field.subdtype[0], order), list(field.subdtype[1])])
             else:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Self, Sequence, TypeAlias
 
 from ..errors import InvalidKeyError, ReadOnlyError, StoreError
 
 __all__ = [
-    "Store", "ByteRequest", "RangeRequest", "OffsetRequest", "SuffixRequest",
+    "Store", "BytesLike", "ByteRequest", "RangeRequest", "OffsetRequest", "SuffixRequest",
     "validate_key", "slice_bytes", "Snapshot", "BytesSnapshot",
 ]
 
@@ -60,6 +60,10 @@ class SuffixRequest:
 
 ByteRequest = RangeRequest | OffsetRequest | SuffixRequest
 
+#: encoded data as stores and codecs pass it: any bytes-like (a read may return a view of a
+#: buffer rather than a copy; a write may be given one)
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+
 
 def slice_bytes(value: bytes, request: ByteRequest | None) -> bytes:
     """Apply a byte request to a whole value (the default for stores without native ranges)."""
@@ -98,8 +102,8 @@ class Snapshot:
 
     size: int
 
-    def read(self, ranges: Sequence[ByteRequest]) -> list[bytes]:
-        """The bytes of each range, in order (clipped to :attr:`size`)."""
+    def read(self, ranges: Sequence[ByteRequest]) -> Sequence[BytesLike]:
+        """The bytes of each range, in order (clipped to :attr:`size`); each may be a view."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -121,7 +125,7 @@ class BytesSnapshot(Snapshot):
         self.value = value
         self.size = len(value)
 
-    def read(self, ranges: Sequence[ByteRequest]) -> list[bytes]:
+    def read(self, ranges: Sequence[ByteRequest]) -> list[memoryview]:
         view, size = memoryview(self.value), self.size
         out = []
         for r in ranges:
@@ -195,7 +199,7 @@ class Store:
         """True if this store (or view) refuses writes."""
         return self._read_only
 
-    def with_read_only(self, read_only: bool = True) -> "Store":
+    def with_read_only(self, read_only: bool = True) -> Self:
         """Return a view of the same data with the given read-only flag."""
         clone = self.__class__.__new__(self.__class__)
         clone.__dict__.update(self.__dict__)
@@ -240,7 +244,7 @@ class Store:
     def _get(self, key: str, byte_range: ByteRequest | None) -> bytes | None:
         raise NotImplementedError
 
-    def _set(self, key: str, value: bytes) -> None:
+    def _set(self, key: str, value: BytesLike) -> None:
         raise NotImplementedError
 
     def _delete(self, key: str) -> None:
@@ -292,7 +296,7 @@ class Store:
         value = self.get(key)
         return None if value is None else BytesSnapshot(value)
 
-    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, list[bytes]] | None:
+    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, Sequence[BytesLike]] | None:
         """Take a :meth:`snapshot` of ``key`` and read ``ranges`` from it: the snapshot (the
         caller closes it) and the bytes of each range, or ``None`` if the key is missing.
 

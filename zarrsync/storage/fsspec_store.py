@@ -170,7 +170,7 @@ class FsspecStore(Store):
         return {"fs": self.fs, "root": self.root, "read_only": self._read_only}
 
     def __setstate__(self, state):
-        self.__init__(state["fs"], state["root"], read_only=state["read_only"])
+        type(self).__init__(self, state["fs"], state["root"], read_only=state["read_only"])
 
     def lock_id(self) -> tuple:
         if self._local:  # the same as LocalStore's: both serialise their writes to one chunk
@@ -179,7 +179,7 @@ class FsspecStore(Store):
 
     def location(self, key: str) -> tuple:
         if self._local:
-            return ("file", self._real_root + "/" + key)
+            return ("file", f"{self._real_root}/{key}")
         return ("fsspec", self.protocol, self._prefix + key)
 
     # --- paths and errors -----------------------------------------------------------------------

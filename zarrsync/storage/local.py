@@ -46,8 +46,10 @@ import shutil
 import stat
 import threading
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Iterator
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -138,7 +140,7 @@ class LocalStore(Store):
                 "interprocess_locks": self.interprocess_locks}
 
     def __setstate__(self, state):
-        self.__init__(state["root"], read_only=state["read_only"], fsync=state["fsync"],
+        type(self).__init__(self, state["root"], read_only=state["read_only"], fsync=state["fsync"],
                       interprocess_locks=state.get("interprocess_locks", False))
 
     def lock_id(self) -> tuple:
@@ -251,7 +253,7 @@ class LocalStore(Store):
         finally:
             os.close(fd)
 
-    def snapshot(self, key: str) -> Snapshot | None:
+    def snapshot(self, key: str) -> _FileSnapshot | None:
         fd = self._open(validate_key(key))
         if fd is None:
             return None
@@ -335,6 +337,7 @@ class LocalStore(Store):
         except FileNotFoundError:  # no root yet (a delete before any write)
             os.makedirs(self.root, exist_ok=True)
             fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | _O_BINARY, 0o666)
+        assert fcntl is not None  # __init__ refuses interprocess_locks without it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -57,7 +57,7 @@ class MemoryStore(Store):
             return {"data": dict(self._data), "read_only": self._read_only}
 
     def __setstate__(self, state):
-        self.__init__(state["data"], read_only=state["read_only"])
+        type(self).__init__(self, state["data"], read_only=state["read_only"])
 
     def _value(self, key: str) -> bytes | None:
         with self._guard.lock:

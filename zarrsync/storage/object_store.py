@@ -45,11 +45,11 @@ from __future__ import annotations
 import functools
 import os
 from types import ModuleType
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, cast
 
 from ..errors import MissingDependencyError, StoreError, VersionChangedError
 from .base import (
-    ByteRequest, OffsetRequest, RangeRequest, Snapshot, Store, SuffixRequest,
+    ByteRequest, BytesLike, OffsetRequest, RangeRequest, Snapshot, Store, SuffixRequest,
     _validate_prefix, clip_request, dir_prefix, validate_key,
 )
 
@@ -166,7 +166,7 @@ class ObjectStore(Store):
         obs = _obstore()
         try:
             store = obs.store.from_url(url, **(storage_options or {}))
-        except (*_failures(), TypeError) as e:
+        except _failures() + (TypeError,) as e:
             raise StoreError(f"obstore cannot open {url!r}: {_first_line(e)}") from e
         return cls(store, read_only=read_only)
 
@@ -200,7 +200,7 @@ class ObjectStore(Store):
             store = _obstore().store.MemoryStore()
             for path, value in state["memory"].items():
                 _obstore().put(store, path, value)
-        self.__init__(store, prefix=state["prefix"], read_only=state["read_only"])
+        type(self).__init__(self, store, prefix=state["prefix"], read_only=state["read_only"])
 
     def _memory_contents(self) -> dict[str, bytes]:
         """Every object of the wrapped MemoryStore (all of it, not only below the prefix); an
@@ -337,7 +337,7 @@ class ObjectStore(Store):
             return super().snapshot(key)
         return _ETagSnapshot(self, key, meta["size"], meta["e_tag"])
 
-    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, list[bytes]] | None:
+    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, Sequence[BytesLike]] | None:
         """A snapshot and its first range in one ranged ``get`` (its answer carries the size and
         the ``e_tag``); several ranges, or one that obstore would refuse, take the default path."""
         native = _native_range(ranges[0]) if len(ranges) == 1 else None
@@ -419,7 +419,8 @@ class ObjectStore(Store):
         validate_key(key)
         exceptions = _obstore().exceptions
         try:
-            self._put(key, value, "create" if version is None else version)
+            # a version is the e_tag dict this store's get_versioned made
+            self._put(key, value, "create" if version is None else cast(dict, version))
             return True
         except (exceptions.PreconditionError, exceptions.AlreadyExistsError):
             return False

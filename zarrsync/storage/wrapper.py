@@ -16,10 +16,10 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from typing import Iterator, Sequence
+from typing import Iterator, Self, Sequence
 
 from ..errors import StoreError
-from .base import ByteRequest, Snapshot, Store, _validate_prefix, slice_bytes, validate_key
+from .base import ByteRequest, BytesLike, Snapshot, Store, _validate_prefix, slice_bytes, validate_key
 from .memory import _Guard  # one lock, re-created in a forked child
 
 __all__ = ["WrapperStore", "LoggingStore", "CacheStore"]
@@ -56,10 +56,10 @@ class WrapperStore(Store):
         return {"inner": self.inner}
 
     def __setstate__(self, state):
-        self.__init__(**state)
+        type(self).__init__(self, **state)
 
     # --- identity: the inner store's ------------------------------------------------------------
-    def with_read_only(self, read_only: bool = True) -> "WrapperStore":
+    def with_read_only(self, read_only: bool = True) -> Self:
         """A view over the inner store's view; it shares this wrapper's state (counters, cache)."""
         clone = super().with_read_only(read_only)
         clone.inner = self.inner.with_read_only(read_only)
@@ -94,7 +94,7 @@ class WrapperStore(Store):
     def snapshot(self, key: str) -> Snapshot | None:
         return self.inner.snapshot(key)
 
-    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, list[bytes]] | None:
+    def snapshot_read(self, key: str, ranges: Sequence[ByteRequest]) -> tuple[Snapshot, Sequence[BytesLike]] | None:
         return self.inner.snapshot_read(key, ranges)
 
     def get_versioned(self, key: str) -> tuple[bytes | None, object]:
@@ -409,10 +409,12 @@ class _Cache(_Guard):
         the ranges, which the caller runs. Counts one hit or miss."""
         with self.lock:
             whole = self._use((key, None))
+            hits: list[_Hit] | None
             if whole is not None:
                 hits = [(whole, r) for r in ranges]
             elif ranges and all((key, r) in self.entries for r in ranges):
-                hits = [(self._use((key, r)), None) for r in ranges]
+                # every slot is cached (checked just above, under the lock): _use returns bytes
+                hits = [(self._use((key, r)), None) for r in ranges]  # type: ignore[misc]
             else:
                 hits = None
             self._count(hits is not None)
@@ -577,6 +579,7 @@ class CacheStore(WrapperStore):
         hit, fetch, leader = self._cache.join(key, byte_range)
         if hit is not None:
             return slice_bytes(*hit)
+        assert fetch is not None  # join gives a hit or a fetch
         if leader:
             try:
                 fetch.value = self.inner._get(key, byte_range)
@@ -597,6 +600,7 @@ class CacheStore(WrapperStore):
         hits, fetch = self._cache.join_ranges(key, ranges)
         if hits is not None:
             return [slice_bytes(value, rest) for value, rest in hits]
+        assert fetch is not None  # join_ranges gives hits or a fetch
         parts = None
         try:
             parts = self.inner.get_ranges(key, ranges)

@@ -178,8 +178,8 @@ class ZipStore(Store):
                     "read_only": self._read_only, "compression": self.compression}
 
     def __setstate__(self, state):
-        self.__init__(state["path"], mode=state["mode"], read_only=state["read_only"],
-                      compression=state["compression"])
+        type(self).__init__(self, state["path"], mode=state["mode"], read_only=state["read_only"],
+                            compression=state["compression"])
 
     # --- the archive and the write session (callers hold self._state.lock) ------------------------
     def _reader(self) -> zipfile.ZipFile | None:
@@ -206,6 +206,7 @@ class ZipStore(Store):
         if state.broken is not None:
             raise StoreError(state.broken)
         if state.tmp is not None:
+            assert state.zf is not None  # a session (tmp set) has its handle
             return state.zf
         if state.zf is not None:  # a reader on the archive: the session's copy replaces it
             state.zf.close()
@@ -253,6 +254,7 @@ class ZipStore(Store):
             if tmp is None:
                 zf.close()
                 return
+            assert raw is not None  # a session (tmp set) writes through raw
             try:
                 if broken is not None:
                     raise StoreError(broken)
@@ -273,7 +275,7 @@ class ZipStore(Store):
         """The archive and the checked entry of ``key``, or None; the caller holds the lock."""
         zf = self._reader()
         info = None if zf is None else zf.NameToInfo.get(key)
-        if info is None:
+        if zf is None or info is None:
             return None
         _check_entry(zf, info, key, self.path)
         return zf, info
@@ -331,13 +333,16 @@ class ZipStore(Store):
         else:
             zf.NameToInfo.pop(key, None)
         zf.start_dir = start
+        state = self._state
+        # only a session's writes roll back: it has its copy, the file object and the finalizer
+        assert state.raw is not None and state.discard is not None and state.tmp is not None
         try:
-            self._state.raw.truncate(start)
-            self._state.raw.seek(start)
+            state.raw.truncate(start)
+            state.raw.seek(start)
         except BaseException as e:  # the copy cannot be repaired: never publish it
-            self._state.discard.detach()
-            self._state.discard = weakref.finalize(self._state, _unlink_quietly, self._state.tmp)
-            self._state.broken = (f"zip archive {self.path!r}: a failed write could not be rolled "
+            state.discard.detach()
+            state.discard = weakref.finalize(state, _unlink_quietly, state.tmp)
+            state.broken = (f"zip archive {self.path!r}: a failed write could not be rolled "
                                   f"back ({e}); this session's writes are lost, the archive keeps "
                                   f"its previous content")
 
