@@ -1000,3 +1000,23 @@ def test_a_written_value_of_the_selections_shape_reaches_the_codecs_as_a_read_on
     a[1:3, :] = value
     assert value.flags.writeable
     np.testing.assert_array_equal(a[1:3, :], np.arange(12).reshape(2, 6))
+
+
+def test_array_open_from_dict_with_config_order_and_chunk_sizes(tmp_path):
+    where = str(tmp_path / "a.zarr")
+    a = zarrsync.create_array(where, shape=(10, 7), chunks=(4, 3), shards=(8, 6), dtype="i1")
+    assert a.read_chunk_sizes == ((4, 4, 2), (3, 3, 1))  # inner chunks, clipped to the shape
+    assert a.write_chunk_sizes == ((8, 2), (6, 1))  # shards
+    assert a.order == "C"
+    opened = zarrsync.Array.open(where)
+    assert opened == a and opened.metadata == a.metadata
+    quiet = opened.with_config({"write_empty_chunks": True})
+    assert quiet.config == {"write_empty_chunks": True} and opened.config == {}
+    quiet[0, 0] = 0  # the fill value, stored anyway
+    assert a.nchunks_initialized() == 1
+    as_dict = zarrsync.Array.from_dict(where, a.metadata.to_json())
+    np.testing.assert_array_equal(as_dict[...], a[...])
+    v2 = zarrsync.create_array(str(tmp_path / "f.zarr"), shape=(3,), dtype="i2", zarr_format=2, order="F")
+    assert zarrsync.Array.open(str(tmp_path / "f.zarr")).order == "F"
+    with pytest.raises(zarrsync.errors.ArrayNotFoundError):
+        zarrsync.Array.open(str(tmp_path / "missing.zarr"))

@@ -266,3 +266,18 @@ def test_installed_command_copies_and_fails_cleanly(hierarchy, tmp_path):
     assert json.loads(r.stdout)["metadata"]["node_type"] == "array"
     r = zarrsync_cmd("ls", tmp_path / "nothing.zarr")
     assert r.returncode == 1 and r.stderr.startswith("zarrsync: error: ") and "Traceback" not in r.stderr
+
+
+def test_the_console_script_runs(hierarchy):
+    """The `zarrsync` command that pip installed next to this interpreter (the package's entry point)."""
+    import os
+    import shutil
+
+    script = shutil.which("zarrsync", path=os.path.dirname(sys.executable))
+    assert script is not None, "the zarrsync console script is not installed next to " + sys.executable
+    path, _ = hierarchy
+    r = subprocess.run([script, "ls", str(path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "sub/" in r.stdout
+    r = subprocess.run([script, "info", str(path / "missing.zarr")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.startswith("zarrsync: error: ")

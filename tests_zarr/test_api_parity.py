@@ -24,7 +24,6 @@ ASYNC_OBJECTS = "zarrsync has no async object classes: every blocking call has a
 NAMESPACE_DIFFERENCES = {
     "AsyncArray": ASYNC_OBJECTS,
     "AsyncGroup": ASYNC_OBJECTS,
-    "print_debug_info": "not yet (prints package versions for bug reports; needs a line in zarrsync/__init__.py)",
 }
 
 #: public members of ``zarr.Array`` that ``zarrsync.Array`` lacks
@@ -32,12 +31,6 @@ ARRAY_DIFFERENCES = {
     "async_array": ASYNC_OBJECTS,
     "store_path": "zarrsync nodes have `store` and `path`; there is no StorePath type",
     "compressor": "deprecated zarr-python 2 alias of `compressors` (one v2 compressor)",
-    "from_dict": "not yet (classmethod: an array from a metadata dict; zarrsync has Array.create with metadata)",
-    "open": "not yet (classmethod; use zarrsync.open_array)",
-    "order": "not yet (memory order property; v2's order is in `metadata.order`, v3's in config)",
-    "with_config": "not yet (a copy with other runtime settings; zarrsync.open_array(config=...) does it)",
-    "read_chunk_sizes": "not yet (per-dimension chunk sizes, for zarr-python's rectilinear grids)",
-    "write_chunk_sizes": "not yet (per-dimension stored chunk sizes, for zarr-python's rectilinear grids)",
 }
 
 #: public members of ``zarr.Group`` that ``zarrsync.Group`` lacks
@@ -195,3 +188,11 @@ def test_tree_function_matches_group_tree():
         zg = zarr.group()
         zg.create_array("a/b", shape=(2,), dtype="i1")
         assert "b" in str(zarr.tree(zg))
+
+
+@pytest.mark.parametrize("layout", [{"chunks": (4, 3)}, {"chunks": (4, 3), "shards": (8, 6)},
+                                    {"chunks": (4, 3), "zarr_format": 2, "order": "F"}])
+def test_chunk_sizes_and_order_match_zarr_python(layout):
+    z = zarr.create_array({}, shape=(10, 7), dtype="i1", **layout)
+    s = zarrsync.create_array(None, shape=(10, 7), dtype="i1", **layout)
+    assert (s.read_chunk_sizes, s.write_chunk_sizes, s.order) == (z.read_chunk_sizes, z.write_chunk_sizes, z.order)

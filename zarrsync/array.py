@@ -11,91 +11,28 @@ never per chunk.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import functools
 import math
 import os
-from typing import Any, Callable, Coroutine, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Callable, Literal, cast
 
 import numpy as np
 
 from . import config as _config
 from .codecs import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ShardingCodec
-from .errors import IndexingError, SelectionTooLargeError, ValueOverflowError, ValueShapeError
+from .errors import ArrayNotFoundError, IndexingError, SelectionTooLargeError, ValueOverflowError, ValueShapeError
 from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer, mixed_indexer,
                        only_slices, selection_kind)
 from .metadata import ArrayMetadata
 from .metadata.v2 import ArrayMetadataV2
-from .node import Node, meta_keys, prepare_create, write_metadata
+from .node import (ArrayInfo, Node, async_twin, human_size, meta_keys, metadata_from_plain, normalize_path,
+                   prepare_create, read_metadata, write_metadata)
 from .pipeline import ChunkTarget, CodecPipeline, read_chunks, write_chunks
+from .storage import store_from
 from .storage.base import Store
 
-__all__ = ["Array", "async_twin", "OrthogonalIndex", "VectorizedIndex", "BlockIndex"]
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def async_twin(sync: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]:
-    """Make ``<name>_async``: an awaitable that runs ``sync`` in a worker thread, one hop.
-
-    The twin has ``sync``'s signature, for type checkers and ``inspect.signature`` (``__wrapped__``).
-    """
-
-    @functools.wraps(sync)
-    async def twin(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        return await asyncio.to_thread(sync, *args, **kwargs)
-
-    base = sync.__name__.strip("_")
-    twin.__name__ = f"{base}_async"
-    twin.__qualname__ = sync.__qualname__.rsplit(".", 1)[0] + f".{base}_async" if "." in sync.__qualname__ else twin.__name__
-    twin.__doc__ = f"Awaitable twin of ``{sync.__name__}``: runs it in a worker thread (``asyncio.to_thread``)."
-    return twin
-
-
-@dataclasses.dataclass(frozen=True)
-class ArrayInfo:
-    """A summary of an array (``a.info``; ``a.info_complete()`` adds stored sizes)."""
-
-    type: str
-    zarr_format: int
-    data_type: str
-    shape: tuple
-    chunk_shape: tuple
-    fill_value: Any
-    codecs: tuple
-    store: str
-    read_only: bool
-    nbytes: int
-    count_chunks_initialized: int | None = None
-    count_bytes_stored: int | None = None
-
-    def __repr__(self) -> str:
-        rows = [
-            ("Type", self.type), ("Zarr format", self.zarr_format), ("Data type", self.data_type),
-            ("Shape", self.shape), ("Chunk shape", self.chunk_shape), ("Fill value", self.fill_value),
-            ("Codecs", ", ".join(c["name"] for c in self.codecs)), ("Store", self.store),
-            ("Read-only", self.read_only), ("No. bytes", f"{self.nbytes} ({_human(self.nbytes)})"),
-        ]
-        if self.count_chunks_initialized is not None:
-            rows.append(("Chunks initialized", self.count_chunks_initialized))
-        if self.count_bytes_stored is not None:
-            ratio = self.nbytes / self.count_bytes_stored if self.count_bytes_stored else float("inf")
-            rows.append(("No. bytes stored", f"{self.count_bytes_stored} ({_human(self.count_bytes_stored)})"))
-            rows.append(("Storage ratio", f"{ratio:.1f}"))
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024
-    return str(n)
-
+__all__ = ["Array", "ArrayInfo", "async_twin", "OrthogonalIndex", "VectorizedIndex", "BlockIndex"]
 
 class Array(Node):
     """A Zarr array in a store. Create one with :func:`zarrsync.create_array` or open one with
@@ -236,6 +173,44 @@ class Array(Node):
         """This array's own settings (from ``create_array(config=...)``/``open_array``), applied
         over :mod:`zarrsync.config` for every call on it."""
         return dict(self._config)
+
+    @property
+    def order(self) -> str:
+        """The memory order of chunks: a v2 array's ``order``, else the ``order`` setting."""
+        md = self._metadata
+        return md.order if isinstance(md, ArrayMetadataV2) else _config.with_overrides(self._config).order
+
+    def with_config(self, config: dict) -> "Array":
+        """This array with ``config`` applied over its own settings (no I/O)."""
+        return Array(self._store, self._path, self._metadata, {**self._config, **config})
+
+    @classmethod
+    def open(cls, store: Any, *, path: str = "", zarr_format: int | None = None,
+             config: dict | None = None) -> "Array":
+        """The array at ``path`` of ``store`` (a Store, path or URL); ArrayNotFoundError if none."""
+        st = store_from(store)
+        md = read_metadata(st, normalize_path(path), zarr_format)
+        if not isinstance(md, (ArrayMetadata, ArrayMetadataV2)):
+            raise ArrayNotFoundError(f"no array at {path or '/'!r} in {st!r}")
+        return cls(st, normalize_path(path), md, config)
+
+    @classmethod
+    def from_dict(cls, store: Any, data: dict, *, path: str = "") -> "Array":
+        """An array object over ``store`` with the metadata document ``data`` (a ``zarr.json``, or
+        a ``.zarray`` with ``attributes``); nothing is written."""
+        plain = (data.get("zarr_format"), data, data.get("attributes"))
+        return cls(store_from(store), normalize_path(path), metadata_from_plain(plain))
+
+    @property
+    def read_chunk_sizes(self) -> tuple[tuple[int, ...], ...]:
+        """Per axis, the sizes of the chunks reads decode (inner chunks of a sharded array),
+        clipped to the shape."""
+        return _grid_sizes(self.shape, self.chunks)
+
+    @property
+    def write_chunk_sizes(self) -> tuple[tuple[int, ...], ...]:
+        """Per axis, the sizes of the stored objects (shards, else chunks), clipped to the shape."""
+        return _grid_sizes(self.shape, self.shards or self.chunks)
 
     @property
     def info(self) -> ArrayInfo:
@@ -728,12 +703,12 @@ def _allocate_work(shape: tuple, dtype: np.dtype, order: str, array: "Array") ->
     overcommit an allocation may "succeed" and fail page by page later)."""
     nbytes = math.prod(shape) * dtype.itemsize
     if _PHYSICAL_MEMORY is not None and nbytes > _PHYSICAL_MEMORY:
-        raise SelectionTooLargeError(f"reading {shape} elements of {array!r} needs {_human(nbytes)}, more than "
-                                     f"this machine's memory ({_human(_PHYSICAL_MEMORY)}); read less, or pass out=")
+        raise SelectionTooLargeError(f"reading {shape} elements of {array!r} needs {human_size(nbytes)}, more than "
+                                     f"this machine's memory ({human_size(_PHYSICAL_MEMORY)}); read less, or pass out=")
     try:
         return np.empty(shape, dtype=dtype, order=cast(Literal["C", "F"], order))  # Settings checks it
     except (MemoryError, ValueError) as e:  # ValueError: numpy's "array is too big"
-        raise SelectionTooLargeError(f"cannot allocate {_human(nbytes)} for reading {shape} elements of "
+        raise SelectionTooLargeError(f"cannot allocate {human_size(nbytes)} for reading {shape} elements of "
                                      f"{array!r}: {e}") from None
 
 
@@ -782,6 +757,10 @@ def _select_fields(records: np.ndarray, fields) -> np.ndarray:
     """``records[fields]`` as numpy gives it, after checking the names."""
     _field_dtype(records.dtype, fields)
     return records[fields]
+
+
+def _grid_sizes(shape: tuple, chunks: tuple) -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(min(c, n - o) for o in range(0, n, c)) for n, c in zip(shape, chunks))
 
 
 class _SelectionHelper:

@@ -48,7 +48,7 @@ from .storage.base import Store
 
 __all__ = [
     "copy", "copy_all", "copy_store", "create", "create_hierarchy", "from_array", "load", "open_like",
-    "save", "save_array", "save_group", "tree",
+    "save", "save_array", "save_group", "tree", "print_debug_info",
 ]
 
 _KEEP = "keep"
@@ -659,6 +659,24 @@ def create_hierarchy(*, store: Any, nodes: dict, overwrite: bool = False) -> Ite
     ['a/b']
     """
     return iter(create_nodes(store_from(store), "", nodes, overwrite))
+
+
+def print_debug_info() -> None:
+    """Print the versions of Python, the platform, zarrsync and its dependencies and extras (for
+    bug reports); an extra that is not installed shows as ``-``."""
+    import importlib.metadata
+    import platform
+    import sys
+
+    print(f"platform: {platform.platform()}")
+    print(f"python: {sys.version.split()[0]}{' (free-threaded)' if 'free-threading' in sys.version else ''}")
+    for name in ("zarrsync", "numpy", "zstandard", "lz4", "crc32c", "numcodecs", "obstore", "fsspec", "msgpack",
+                 "dask", "distributed", "xarray", "click", "tqdm"):
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        print(f"{name}: {version}")
 
 
 copy_async = async_twin(copy)

@@ -1,5 +1,5 @@
 """What arrays and groups share: node paths, reading and writing node metadata, creating
-ancestor groups, and the write-through attribute mapping.
+ancestor groups, the write-through attribute mapping, ``async_twin`` and ``ArrayInfo``.
 
 Hierarchy rules (``SPEC_CHECKLIST`` §1.1, §4.1): a v3 node at path ``a/b`` keeps its metadata at
 ``a/b/zarr.json``, a v2 node at ``a/b/.zarray`` or ``a/b/.zgroup`` (attributes in ``.zattrs``);
@@ -9,12 +9,14 @@ ancestor group documents, in the new node's format.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import threading
 import weakref
-from typing import Any, Callable, Iterator, MutableMapping
+from typing import Any, Callable, Coroutine, Iterator, MutableMapping, ParamSpec, TypeVar
 
 from .errors import ContainsArrayError, ContainsGroupError, MetadataError, ReadOnlyError
 from .metadata import META_KEY, ArrayMetadata, GroupMetadata, dumps, loads, parse_node
@@ -24,8 +26,73 @@ from .storage.base import Store
 
 __all__ = [
     "Node", "normalize_path", "meta_key", "child_path", "read_metadata", "write_metadata",
-    "ensure_parents", "prepare_create", "Attributes", "NodeState", "node_state",
+    "ensure_parents", "prepare_create", "Attributes", "NodeState", "node_state", "async_twin", "ArrayInfo",
+    "human_size",
 ]
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def async_twin(sync: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """Make ``<name>_async``: an awaitable that runs ``sync`` in a worker thread, one hop.
+
+    The twin has ``sync``'s signature, for type checkers and ``inspect.signature`` (``__wrapped__``).
+    """
+
+    @functools.wraps(sync)
+    async def twin(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return await asyncio.to_thread(sync, *args, **kwargs)
+
+    base = sync.__name__.strip("_")
+    twin.__name__ = f"{base}_async"
+    twin.__qualname__ = sync.__qualname__.rsplit(".", 1)[0] + f".{base}_async" if "." in sync.__qualname__ else twin.__name__
+    twin.__doc__ = f"Awaitable twin of ``{sync.__name__}``: runs it in a worker thread (``asyncio.to_thread``)."
+    return twin
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayInfo:
+    """A summary of an array (``a.info``; ``a.info_complete()`` adds stored sizes)."""
+
+    type: str
+    zarr_format: int
+    data_type: str
+    shape: tuple
+    chunk_shape: tuple
+    fill_value: Any
+    codecs: tuple
+    store: str
+    read_only: bool
+    nbytes: int
+    count_chunks_initialized: int | None = None
+    count_bytes_stored: int | None = None
+
+    def __repr__(self) -> str:
+        rows = [
+            ("Type", self.type), ("Zarr format", self.zarr_format), ("Data type", self.data_type),
+            ("Shape", self.shape), ("Chunk shape", self.chunk_shape), ("Fill value", self.fill_value),
+            ("Codecs", ", ".join(c["name"] for c in self.codecs)), ("Store", self.store),
+            ("Read-only", self.read_only), ("No. bytes", f"{self.nbytes} ({human_size(self.nbytes)})"),
+        ]
+        if self.count_chunks_initialized is not None:
+            rows.append(("Chunks initialized", self.count_chunks_initialized))
+        if self.count_bytes_stored is not None:
+            ratio = self.nbytes / self.count_bytes_stored if self.count_bytes_stored else float("inf")
+            rows.append(("No. bytes stored", f"{self.count_bytes_stored} ({human_size(self.count_bytes_stored)})"))
+            rows.append(("Storage ratio", f"{ratio:.1f}"))
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
+
+
+def human_size(n: float) -> str:
+    """``n`` bytes for people: ``1.5 MiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return str(n)
 
 
 def normalize_path(path: str | None) -> str:
