@@ -135,6 +135,17 @@ def test_exists_and_getsize_make_no_get(store, bucket, caplog):
     assert objects(s3server.logged_requests(caplog, lambda r: len(objects(r)) >= len(expected))) == expected
 
 
+def test_a_shard_sized_value_is_one_put(store, bucket, caplog):
+    """Not obstore's default multipart upload (create, parts, complete) for anything over 5 MB."""
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    value = np.random.default_rng(0).integers(0, 256, 12 << 20, dtype=np.uint8).tobytes()  # 12 MiB
+    store.set("shard", value)
+    assert store.get("shard") == value
+    mine = lambda requests: [(m, p) for m, p, _ in requests if p.startswith(f"/{bucket}/shard")]  # noqa: E731
+    assert mine(s3server.logged_requests(caplog, lambda r: len(mine(r)) >= 2)) == [
+        ("PUT", f"/{bucket}/shard"), ("GET", f"/{bucket}/shard")]
+
+
 def test_set_if_not_exists_has_one_winner_among_8_threads(store, s3, bucket):
     winners = []
 

@@ -467,26 +467,28 @@ def write_chunks(target: ChunkTarget, indexer, value: np.ndarray, settings: Sett
             encoded = pipeline.encode(fill_chunk(spec) if chunk is None else chunk)
         store.set(key, encoded)  # the encoded bytes may be this thread's buffer: stored before the next encode
 
+    def whole_chunk(chunk_sel: tuple, out_sel) -> np.ndarray | None:
+        """The new content of a chunk this write covers whole (None: all fill, from a scalar)."""
+        if scalar:
+            if scalar_is_fill:
+                return None
+            if all(sel.stop - sel.start == n for sel, n in zip(chunk_sel, spec.shape)):
+                return np.full(spec.shape, value, dtype=spec.dtype)
+            chunk = fill_chunk(spec)  # an edge chunk: the value goes in bounds only, the rest holds the fill value
+            chunk[chunk_sel] = value
+            return chunk
+        src = value[ix(out_sel)]
+        if src.shape == spec.shape:
+            return src
+        chunk = fill_chunk(spec)  # an edge chunk: the out-of-bounds part holds the fill value
+        chunk[chunk_sel] = src
+        return chunk
+
     def task(item):
         key, chunk_sel, out_sel, complete = item
         try:
             if complete and fields is None:
-                if scalar:
-                    if scalar_is_fill:
-                        chunk = None
-                    elif all(sel.stop - sel.start == n for sel, n in zip(chunk_sel, spec.shape)):
-                        chunk = np.full(spec.shape, value, dtype=spec.dtype)
-                    else:  # an edge chunk: the value goes in bounds only, the rest holds the fill value
-                        chunk = fill_chunk(spec)
-                        chunk[chunk_sel] = value
-                else:
-                    src = value[ix(out_sel)]
-                    if src.shape == spec.shape:
-                        chunk = src
-                    else:  # an edge chunk: the out-of-bounds part holds the fill value
-                        chunk = fill_chunk(spec)
-                        chunk[chunk_sel] = src
-                store_chunk(key, chunk)
+                store_chunk(key, whole_chunk(chunk_sel, out_sel))
                 return
             part = value if scalar else value[ix(out_sel)]
 

@@ -193,7 +193,7 @@ class ShardingCodec(ArrayBytesCodec):
                 offset += len(part)
                 body.append(part)
         raw = bytes(b.index.encode(index.reshape(b.chunks_per_shard + (2,))))
-        return raw + b"".join(body) if self.index_location == "start" else b"".join(body) + raw
+        return b"".join([raw, *body] if self.index_location == "start" else [*body, raw])  # one copy of the shard
 
     def decode(self, data, spec: ChunkSpec) -> np.ndarray:
         out = np.empty(spec.shape, dtype=spec.dtype)

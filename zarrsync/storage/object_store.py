@@ -109,6 +109,9 @@ def _normal_prefix(prefix: str) -> str:
     return _validate_prefix(prefix)
 
 
+_MULTIPART_FROM = 100 << 20  # bytes; AWS suggests multipart uploads from about 100 MB
+
+
 class ObjectStore(Store):
     """A store over an obstore store: ``S3Store``, ``GCSStore``, ``AzureStore``, ``HTTPStore``,
     ``LocalStore`` or ``MemoryStore`` from :mod:`obstore.store`.
@@ -384,7 +387,11 @@ class ObjectStore(Store):
         view = memoryview(value)
         if self._memory or not view.c_contiguous:
             view = memoryview(view.tobytes())
-        _obstore().put(self.store, self.prefix + key, view.cast("B"), mode=mode)
+        # one PUT below _MULTIPART_FROM: obstore's default splits anything over 5 MB into a
+        # multipart upload (create, parts, complete: two more round trips, and a server that
+        # assembles the parts), which pays only for objects far larger than chunks and shards
+        _obstore().put(self.store, self.prefix + key, view.cast("B"), mode=mode,
+                       use_multipart=view.nbytes >= _MULTIPART_FROM)
 
     def _set(self, key: str, value) -> None:
         try:
