@@ -51,7 +51,8 @@ import pytest  # noqa: E402
 click_testing = pytest.importorskip("click.testing")  # the cli extra; the test extras install it
 
 from zarrsync import cli_commands, cli_copy  # noqa: E402
-from zarrsync.cli_copy import copy_array_data, plan_block  # noqa: E402
+from zarrsync.cli_copy import copy_array_data  # noqa: E402
+from zarrsync.convenience import plan_block  # noqa: E402
 
 REPO = pathlib.Path(zarrsync.__file__).resolve().parents[1]
 

@@ -25,17 +25,15 @@ from .api import consolidate_metadata, create_array, create_group, open_array, o
 from .array import Array
 from .codecs.registry import parse_codec
 from .consolidated import read_consolidated
+from .convenience import BLOCK_BYTES, iter_blocks, plan_block
 from .creation import build_array_metadata
 from .errors import CodecError, ContainsArrayError, MetadataError
 from .group import Group
 from .metadata.v2 import ArrayMetadataV2
 
-__all__ = ["CopyOptions", "KEEP", "BLOCK_BYTES", "IN_FLIGHT", "compressor_from_text", "plan_block", "iter_blocks",
-           "copy_node"]
+__all__ = ["CopyOptions", "KEEP", "IN_FLIGHT", "compressor_from_text", "copy_node"]
 
-#: bytes of one block (more when a single destination object is larger: a block holds at least one)
-BLOCK_BYTES = 32 << 20
-#: blocks read or written at once
+#: blocks read or written at once (each of at most BLOCK_BYTES: see convenience.plan_block)
 IN_FLIGHT = 3
 
 KEEP = "keep"  # CopyOptions.compressors: the source's own compressors
@@ -83,51 +81,6 @@ class CopyOptions:
     zarr_format: int | None = None
     overwrite: bool = False
     resume: bool = False
-
-
-# --- block planning ---------------------------------------------------------------------------------
-
-def plan_block(shape: tuple[int, ...], itemsize: int, dst_objects: tuple[int, ...], src_objects: tuple[int, ...],
-               budget: int = BLOCK_BYTES) -> tuple[int, ...]:
-    """The block shape of a copy: a multiple of the destination's stored-object shape in every
-    dimension (or the whole extent), of at most ``budget`` bytes unless one destination object
-    alone is larger (then exactly one object).
-
-    Per dimension, innermost first, the block first takes the least common multiple of the two
-    object shapes when it fits (each source object is then read by one block only), then grows by
-    whole such units until the budget is spent.
-
-    >>> plan_block((1000, 1000), 1, (100, 100), (64, 64), budget=200_000)
-    (200, 1000)
-    """
-    block = [min(d, n) for d, n in zip(dst_objects, shape)]
-
-    def nbytes(b: list[int]) -> int:
-        return math.prod(b) * itemsize
-
-    for d in reversed(range(len(shape))):
-        aligned = min(math.lcm(dst_objects[d], src_objects[d]), shape[d])
-        if nbytes(block[:d] + [aligned] + block[d + 1:]) <= budget:
-            block[d] = aligned
-    for d in reversed(range(len(shape))):
-        unit = block[d]
-        if unit == 0 or unit >= shape[d]:
-            continue
-        others = nbytes(block) // unit
-        times = max(1, budget // max(1, others * unit))
-        block[d] = min(times * unit, shape[d])
-        if block[d] < shape[d]:
-            break  # the budget is spent: outer dimensions keep one unit
-    return tuple(block)
-
-
-def iter_blocks(shape: tuple[int, ...], block: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
-    """The selections of every block, in C order (none when the array is empty)."""
-    if any(n == 0 for n in shape):
-        return
-    starts = [range(0, n, b) for n, b in zip(shape, block)]
-    for corner in itertools.product(*starts):
-        yield tuple(slice(s, min(s + b, n)) for s, b, n in zip(corner, block, shape))
 
 
 def _objects_in(sel: tuple[slice, ...], objects: tuple[int, ...]) -> Iterator[tuple[int, ...]]:

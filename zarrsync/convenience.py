@@ -51,6 +51,9 @@ __all__ = [
     "save", "save_array", "save_group", "tree", "print_debug_info",
 ]
 
+#: the default budget of plan_block: bytes of one block (more when one destination object is larger)
+BLOCK_BYTES = 32 << 20
+
 _KEEP = "keep"
 
 
@@ -425,15 +428,14 @@ def _from_arguments(source: Any, *, chunks, shards, filters, compressors, serial
 
 def copy_blocks(source: Any, dest: Array, progress: bool | Callable[[int, int], Any] = False) -> None:
     """Write ``source`` (same shape as ``dest``) into ``dest`` block by block: each block whole
-    stored chunks of ``dest``, about ``io_bytes_in_flight`` bytes, read then written before the
-    next is read. The one home of bounded-memory copying."""
+    stored objects of ``dest`` (aligned to a zarrsync source's objects where that fits, see
+    :func:`plan_block`), about ``io_bytes_in_flight`` bytes, read then written before the next is
+    read. The one home of bounded-memory copying in the library (the CLI's copy plans its blocks
+    with :func:`plan_block` too)."""
     md = dest.metadata
-    stored = md.chunk_shape
-    per_block = max(1, _config.get().io_bytes_in_flight // max(1, math.prod(stored) * dest.dtype.itemsize))
-    block = _block_shape(stored, md.grid_shape, per_block)
-    starts = [range(0, s, b) for s, b in zip(md.shape, block)]
-    selections = [tuple(slice(o, min(o + b, s)) for o, b, s in zip(origin, block, md.shape))
-                  for origin in itertools.product(*starts)]
+    src_objects = source.metadata.chunk_shape if isinstance(source, Array) else md.chunk_shape
+    block = plan_block(md.shape, dest.dtype.itemsize, md.chunk_shape, src_objects, _config.get().io_bytes_in_flight)
+    selections = list(iter_blocks(md.shape, block))
     report = _Progress(progress, len(selections), "from_array")
     try:
         for sel in selections:
@@ -443,16 +445,47 @@ def copy_blocks(source: Any, dest: Array, progress: bool | Callable[[int, int], 
         report.close()
 
 
-def _block_shape(chunk_shape: tuple, grid_shape: tuple, per_block: int) -> tuple:
-    """A block of at most ``per_block`` whole chunks: all of the last axes that fit first, so a
-    block is one contiguous run of the C-ordered array where it can be."""
-    counts = [1] * len(chunk_shape)
-    for axis in reversed(range(len(chunk_shape))):
-        counts[axis] = max(1, min(grid_shape[axis], per_block))
-        per_block //= counts[axis]
-        if counts[axis] < grid_shape[axis] or per_block < 1:
-            break
-    return tuple(c * n for c, n in zip(chunk_shape, counts))
+def plan_block(shape: tuple[int, ...], itemsize: int, dst_objects: tuple[int, ...], src_objects: tuple[int, ...],
+               budget: int = BLOCK_BYTES) -> tuple[int, ...]:
+    """The block shape of a copy: a multiple of the destination's stored-object shape in every
+    dimension (or the whole extent), of at most ``budget`` bytes unless one destination object
+    alone is larger (then exactly one object).
+
+    Per dimension, innermost first, the block first takes the least common multiple of the two
+    object shapes when it fits (each source object is then read by one block only), then grows by
+    whole such units until the budget is spent.
+
+    >>> plan_block((1000, 1000), 1, (100, 100), (64, 64), budget=200_000)
+    (200, 1000)
+    """
+    block = [min(d, n) for d, n in zip(dst_objects, shape)]
+
+    def nbytes(b: list[int]) -> int:
+        return math.prod(b) * itemsize
+
+    for d in reversed(range(len(shape))):
+        aligned = min(math.lcm(dst_objects[d], src_objects[d]), shape[d])
+        if nbytes(block[:d] + [aligned] + block[d + 1:]) <= budget:
+            block[d] = aligned
+    for d in reversed(range(len(shape))):
+        unit = block[d]
+        if unit == 0 or unit >= shape[d]:
+            continue
+        others = nbytes(block) // unit
+        times = max(1, budget // max(1, others * unit))
+        block[d] = min(times * unit, shape[d])
+        if block[d] < shape[d]:
+            break  # the budget is spent: outer dimensions keep one unit
+    return tuple(block)
+
+
+def iter_blocks(shape: tuple[int, ...], block: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
+    """The selections of every block, in C order (none when the array is empty)."""
+    if any(n == 0 for n in shape):
+        return
+    starts = [range(0, n, b) for n, b in zip(shape, block)]
+    for corner in itertools.product(*starts):
+        yield tuple(slice(s, min(s + b, n)) for s, b, n in zip(corner, block, shape))
 
 
 def create(shape: Any, *, chunks: Any = None, dtype: Any = None, compressor: Any = "auto",
