@@ -643,6 +643,7 @@ class Array(Node):
     setitem_async = async_twin(__setitem__)
     update_attributes_async = async_twin(Node.update_attributes)
     resize_async = async_twin(resize)
+    with_config_async = async_twin(with_config)
     append_async = async_twin(append)
     nchunks_initialized_async = async_twin(nchunks_initialized)
     nbytes_stored_async = async_twin(nbytes_stored)

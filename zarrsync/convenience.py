@@ -724,10 +724,11 @@ save_async = async_twin(save)
 save_array_async = async_twin(save_array)
 save_group_async = async_twin(save_group)
 tree_async = async_twin(tree)
+print_debug_info_async = async_twin(print_debug_info)
 
 # spelled out, not computed: type checkers read __all__ to know what ``zarrsync`` exports
 __all__ += [
     "copy_async", "copy_all_async", "copy_store_async", "create_async", "create_hierarchy_async",
     "from_array_async", "load_async", "open_like_async", "save_async", "save_array_async",
-    "save_group_async", "tree_async",
+    "save_group_async", "tree_async", "print_debug_info_async",
 ]
