@@ -25,10 +25,11 @@ its 4 length bytes, so a count is checked against the input size before anything
 
 Speed (no per-item struct calls): encoding joins all strings once, with four zero bytes where
 each length goes, encodes that text to UTF-8 once and writes the lengths with numpy. Decoding
-follows the chain of length prefixes in one tight loop over four ``memoryview`` casts (one per
-byte alignment), after a vectorised check for the common case where every item has the same
-length; the prefixes chain, so the general case cannot be vectorised (a candidate-filtering
-numpy version was measured slower than the loop). It then overwrites the prefixes with a byte
+finds the length prefixes with numpy: first a check for the case where every item has the same
+length, then a guess from the offsets whose u32 is small (text payloads; see
+:func:`_chain_guess`), kept only if it is exactly the chain. Otherwise (binary payloads) it
+follows the chain of prefixes in one tight loop over four ``memoryview`` casts (one per byte
+alignment). It then overwrites the prefixes with a byte
 value that no payload holds, decodes all text at once and splits it. Chunks of up to 24 items
 take plain loops, which beat numpy's set-up cost there.
 """
@@ -277,7 +278,7 @@ def _chain_same_length(data: bytes, n: int) -> np.ndarray | None:
     return np.arange(8 + first, len(data) + 1, 4 + first, dtype=np.int64)
 
 
-_GUESS_MAX = 64 << 20  # the guess holds up to 9 bytes per input byte
+_GUESS_MAX = 64 << 20  # bounds the guess's index arrays (a few bytes per input byte at most)
 
 
 def _chain_guess(data: bytes, n: int) -> np.ndarray | None:
@@ -285,33 +286,45 @@ def _chain_guess(data: bytes, n: int) -> np.ndarray | None:
 
     A u32 read at an offset that holds a length is small; one read across text is not (its top
     byte is a character). So the offsets whose u32 is at most the chunk size come in short runs
-    that end at a real item head (the one or two offsets before a head read the length's low
-    bytes as their high bytes). The last offset of every run is guessed to be a head, and the
-    guess is kept only if it is exactly the chain: the first head at 4, each item ending where
-    the next begins, the last at the end. A parse from offset 4 is unique, so a kept guess is
-    the parse; otherwise (binary payloads, runs of empty items) the caller walks the items.
+    that end at a real item head (the one to three offsets before a head read the length's low
+    bytes as their high bytes). The last offset of every run is guessed to be a head; so is a
+    zero length just before a guessed head that is not itself the end of a run (an empty item
+    followed by another item). The guess is kept only if it is exactly the chain: the first head
+    at 4, each item ending where the next begins, the last at the end. A parse from offset 4 is
+    unique, so a kept guess is the parse; otherwise (binary payloads) the caller walks the items.
+
+    Such a u32 has a top byte of at most ``total >> 24``, which text bytes rarely are: one
+    contiguous byte comparison finds the few offsets worth reading as u32 (far cheaper than
+    comparing a u32 at every offset).
     """
     total = len(data)
-    npos = total - 7  # offsets 4 .. total - 4 can hold a length
+    npos = total - 7  # offsets 4 .. total - 4 can hold a length; index i is offset 4 + i
     if npos <= 0 or total > _GUESS_MAX:
         return None
-    small = np.empty(npos, dtype=bool)
-    for r in range(4):  # one contiguous u32 view per alignment
-        count = (npos - r + 3) // 4
-        np.less_equal(np.frombuffer(data, "<u4", count, 4 + r), total, out=small[r::4])
-    if np.count_nonzero(small) > 4 * n:
+    top = np.flatnonzero(np.frombuffer(data, np.uint8, npos, 7) <= (total >> 24))
+    if len(top) > 8 * n or len(top) < n:
         return None
-    cand = np.flatnonzero(small)
+    u32 = np.ndarray((npos,), "<u4", data, 4, (1,))
+    cand = top[u32[top] <= total]
     if len(cand) < n:
         return None
     last = np.empty(len(cand), dtype=bool)
     np.not_equal(cand[1:], cand[:-1] + 1, out=last[:-1])
     last[-1] = True
-    heads = cand[last] + 4
-    if len(heads) != n or heads[0] != 4:
+    heads = cand[last]
+    found = [heads]
+    prev = heads[heads >= 4]
+    while prev.size:  # runs of empty items, one item back per round
+        prev = prev[(u32[prev - 4] == 0) & (u32[prev - 3] <= total)] - 4
+        found.append(prev)
+        prev = prev[prev >= 4]
+    if len(found) > 2:
+        heads = np.sort(np.concatenate(found))
+    if len(heads) != n or heads[0] != 0:
         return None
-    ends = heads + 4 + np.ndarray((npos,), "<u4", data, 4, (1,))[heads - 4]
-    if ends[-1] != total or (ends[:-1] != heads[1:]).any():
+    ends = heads + 8
+    ends += u32[heads]
+    if ends[-1] != total or (ends[:-1] != heads[1:] + 4).any():
         return None
     return ends
 
