@@ -431,6 +431,8 @@ def test_selection_twins_do_not_block_the_loop():
     asyncio.run(main())
 
 
+@pytest.mark.thread_unsafe(reason="measures how long one blocking read stalls the loop: other threads' reads "
+                                   "on the same cores shorten or stretch it")
 def test_sync_call_on_the_loop_does_block():
     """The control: the same read made synchronously inside a coroutine stalls the heartbeat,
     so the measurement above can tell blocked from not blocked."""
