@@ -11,28 +11,51 @@ never per chunk.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
+import functools
 import math
 import os
-from typing import Any, Callable, Literal, cast
+from typing import Any, Callable, Coroutine, Literal, ParamSpec, TypeVar, cast
 
 import numpy as np
 
 from . import config as _config
 from .codecs import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec, ShardingCodec
 from .errors import ArrayNotFoundError, IndexingError, SelectionTooLargeError, ValueOverflowError, ValueShapeError
-from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, mask_indexer, mixed_indexer,
-                       only_slices, selection_kind)
+from .indexing import (BasicIndexer, BlockIndexer, CoordinateIndexer, OrthogonalIndexer, field_dtype, mask_indexer,
+                       mixed_indexer, only_slices, pop_fields, select_fields, selection_kind)
 from .metadata import ArrayMetadata
 from .metadata.v2 import ArrayMetadataV2
-from .node import (ArrayInfo, Node, async_twin, human_size, meta_keys, metadata_from_plain, normalize_path,
+from .node import (ArrayInfo, Node, human_size, meta_keys, metadata_from_plain, normalize_path,
                    prepare_create, read_metadata, write_metadata)
 from .pipeline import ChunkTarget, CodecPipeline, read_chunks, write_chunks
 from .storage import store_from
 from .storage.base import Store
 
 __all__ = ["Array", "ArrayInfo", "async_twin", "OrthogonalIndex", "VectorizedIndex", "BlockIndex"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def async_twin(sync: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """Make ``<name>_async``: an awaitable that runs ``sync`` in a worker thread, one hop.
+
+    The twin has ``sync``'s signature, for type checkers and ``inspect.signature`` (``__wrapped__``).
+    """
+
+    @functools.wraps(sync)
+    async def twin(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return await asyncio.to_thread(sync, *args, **kwargs)
+
+    base = sync.__name__.strip("_")
+    twin.__name__ = f"{base}_async"
+    twin.__qualname__ = sync.__qualname__.rsplit(".", 1)[0] + f".{base}_async" if "." in sync.__qualname__ else twin.__name__
+    twin.__doc__ = f"Awaitable twin of ``{sync.__name__}``: runs it in a worker thread (``asyncio.to_thread``)."
+    return twin
+
 
 class Array(Node):
     """A Zarr array in a store. Create one with :func:`zarrsync.create_array` or open one with
@@ -329,7 +352,7 @@ class Array(Node):
                 result[...] = records
             return result
         if fields is not None:
-            selected = _select_fields(records, fields)
+            selected = select_fields(records, fields)
             if out is None:
                 return selected[()] if ix.is_scalar else selected
             self._check_out(out, selected.shape, selected.dtype)[...] = selected
@@ -362,7 +385,7 @@ class Array(Node):
         ``a.vindex``."""
         if type(selection) is tuple and only_slices(selection):  # the common case, told apart cheaply
             return self._get(BasicIndexer, selection, None, None)
-        fields, selection = _pop_fields(selection)
+        fields, selection = pop_fields(selection)
         return self._get(_numpy_indexer, selection, None, fields)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -458,7 +481,7 @@ class Array(Node):
         Casting follows numpy's assignment rules: arrays cast unsafely, as ``x[...] = y`` does,
         but a Python number that does not fit the type raises instead of wrapping.
         """
-        dtype, sub = _field_dtype(dtype, fields)
+        dtype, sub = field_dtype(dtype, fields)
         if isinstance(value, np.ndarray):
             arr = value
         elif type(value) in (int, float, complex):
@@ -506,7 +529,7 @@ class Array(Node):
         """``a[sel] = value``, with ``sel`` read as :meth:`__getitem__` reads it."""
         if type(selection) is tuple and only_slices(selection):
             return self._set(BasicIndexer, selection, value, None)
-        fields, selection = _pop_fields(selection)
+        fields, selection = pop_fields(selection)
         self._set(_numpy_indexer, selection, value, fields)
 
     # --- metadata changes ----------------------------------------------------------------------------
@@ -722,44 +745,6 @@ def _work_view(ix, out: np.ndarray) -> np.ndarray | None:
     return work
 
 
-def _pop_fields(selection: Any) -> tuple[Any, Any]:
-    """Split field names off a selection: ``a["x"]``, ``a[["x", "y"]]``, ``a["x", 1:3]``."""
-    if isinstance(selection, str):
-        return selection, Ellipsis
-    if isinstance(selection, list) and selection and all(isinstance(s, str) for s in selection):
-        return selection, Ellipsis
-    if isinstance(selection, tuple):
-        names = [s for s in selection if isinstance(s, str)]
-        if names:
-            rest = tuple(s for s in selection if not isinstance(s, str))
-            return (names[0] if len(names) == 1 else names), (rest if rest else Ellipsis)
-    return None, selection
-
-
-def _field_dtype(dtype: np.dtype, fields) -> tuple[np.dtype, tuple]:
-    """The dtype (and sub-array shape) of values written to ``fields`` of a structured dtype."""
-    if fields is None:
-        return dtype, ()
-    if dtype.names is None:
-        raise IndexingError(f"fields= needs a structured data type; this array has {dtype}")
-    names = [fields] if isinstance(fields, str) else list(fields)
-    if not names or len(set(names)) != len(names):
-        raise IndexingError(f"fields= must name distinct fields, got {fields!r}")
-    missing = [n for n in names if n not in dtype.names]
-    if missing:
-        raise IndexingError(f"no field(s) {missing} in the data type; fields are {list(dtype.names)}")
-    if isinstance(fields, str):
-        field = dtype[fields]
-        return field.base, field.shape
-    return np.dtype([(n, dtype[n]) for n in names]), ()
-
-
-def _select_fields(records: np.ndarray, fields) -> np.ndarray:
-    """``records[fields]`` as numpy gives it, after checking the names."""
-    _field_dtype(records.dtype, fields)
-    return records[fields]
-
-
 def _grid_sizes(shape: tuple, chunks: tuple) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(min(c, n - o) for o in range(0, n, c)) for n, c in zip(shape, chunks))
 
@@ -787,11 +772,11 @@ class _SelectionHelper:
         array._set(self._kind(selection), selection, value, fields)
 
     def __getitem__(self, selection: Any) -> Any:
-        fields, selection = _pop_fields(selection)
+        fields, selection = pop_fields(selection)
         return self.get(selection, fields=fields)
 
     def __setitem__(self, selection: Any, value: Any) -> None:
-        fields, selection = _pop_fields(selection)
+        fields, selection = pop_fields(selection)
         self.set(selection, value, fields=fields)
 
     get_async = async_twin(get)

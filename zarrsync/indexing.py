@@ -55,7 +55,7 @@ from .errors import BoundsCheckError, IndexingError, SelectionTooLargeError
 
 __all__ = ["BasicIndexer", "OrthogonalIndexer", "CoordinateIndexer", "BlockIndexer", "mask_indexer", "mixed_indexer",
            "selection_kind", "normalize_basic_selection", "orthogonal_numpy_index", "assign", "DimEntry",
-           "ProductItems", "Batches", "only_slices"]
+           "ProductItems", "Batches", "only_slices", "pop_fields", "field_dtype", "select_fields"]
 
 DimEntry = tuple  # (grid_index: int, chunk_sel: slice | ndarray, out_sel: slice | ndarray, complete: bool)
 
@@ -779,3 +779,43 @@ def _describe(sel: tuple) -> str:
         else:
             parts.append(repr(s))
     return "(" + ", ".join(parts) + ")"
+
+
+# --- fields of structured arrays ----------------------------------------------------------------
+
+def pop_fields(selection: Any) -> tuple[Any, Any]:
+    """Split field names off a selection: ``a["x"]``, ``a[["x", "y"]]``, ``a["x", 1:3]``."""
+    if isinstance(selection, str):
+        return selection, Ellipsis
+    if isinstance(selection, list) and selection and all(isinstance(s, str) for s in selection):
+        return selection, Ellipsis
+    if isinstance(selection, tuple):
+        names = [s for s in selection if isinstance(s, str)]
+        if names:
+            rest = tuple(s for s in selection if not isinstance(s, str))
+            return (names[0] if len(names) == 1 else names), (rest if rest else Ellipsis)
+    return None, selection
+
+
+def field_dtype(dtype: np.dtype, fields) -> tuple[np.dtype, tuple]:
+    """The dtype (and sub-array shape) of values written to ``fields`` of a structured dtype."""
+    if fields is None:
+        return dtype, ()
+    if dtype.names is None:
+        raise IndexingError(f"fields= needs a structured data type; this array has {dtype}")
+    names = [fields] if isinstance(fields, str) else list(fields)
+    if not names or len(set(names)) != len(names):
+        raise IndexingError(f"fields= must name distinct fields, got {fields!r}")
+    missing = [n for n in names if n not in dtype.names]
+    if missing:
+        raise IndexingError(f"no field(s) {missing} in the data type; fields are {list(dtype.names)}")
+    if isinstance(fields, str):
+        field = dtype[fields]
+        return field.base, field.shape
+    return np.dtype([(n, dtype[n]) for n in names]), ()
+
+
+def select_fields(records: np.ndarray, fields) -> np.ndarray:
+    """``records[fields]`` as numpy gives it, after checking the names."""
+    field_dtype(records.dtype, fields)
+    return records[fields]

@@ -1,5 +1,5 @@
 """What arrays and groups share: node paths, reading and writing node metadata, creating
-ancestor groups, the write-through attribute mapping, ``async_twin`` and ``ArrayInfo``.
+ancestor groups, the write-through attribute mapping and ``ArrayInfo``.
 
 Hierarchy rules (``SPEC_CHECKLIST`` §1.1, §4.1): a v3 node at path ``a/b`` keeps its metadata at
 ``a/b/zarr.json``, a v2 node at ``a/b/.zarray`` or ``a/b/.zgroup`` (attributes in ``.zattrs``);
@@ -9,14 +9,12 @@ ancestor group documents, in the new node's format.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import functools
 import os
 import threading
 import weakref
-from typing import Any, Callable, Coroutine, Iterator, MutableMapping, ParamSpec, TypeVar
+from typing import Any, Callable, Iterator, MutableMapping
 
 from .errors import ContainsArrayError, ContainsGroupError, MetadataError, ReadOnlyError
 from .metadata import META_KEY, ArrayMetadata, GroupMetadata, dumps, loads, parse_node
@@ -26,30 +24,9 @@ from .storage.base import Store
 
 __all__ = [
     "Node", "normalize_path", "meta_key", "child_path", "read_metadata", "write_metadata",
-    "ensure_parents", "prepare_create", "Attributes", "NodeState", "node_state", "async_twin", "ArrayInfo",
+    "ensure_parents", "prepare_create", "Attributes", "NodeState", "node_state", "ArrayInfo",
     "human_size",
 ]
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def async_twin(sync: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]:
-    """Make ``<name>_async``: an awaitable that runs ``sync`` in a worker thread, one hop.
-
-    The twin has ``sync``'s signature, for type checkers and ``inspect.signature`` (``__wrapped__``).
-    """
-
-    @functools.wraps(sync)
-    async def twin(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        return await asyncio.to_thread(sync, *args, **kwargs)
-
-    base = sync.__name__.strip("_")
-    twin.__name__ = f"{base}_async"
-    twin.__qualname__ = sync.__qualname__.rsplit(".", 1)[0] + f".{base}_async" if "." in sync.__qualname__ else twin.__name__
-    twin.__doc__ = f"Awaitable twin of ``{sync.__name__}``: runs it in a worker thread (``asyncio.to_thread``)."
-    return twin
 
 
 @dataclasses.dataclass(frozen=True)
