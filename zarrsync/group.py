@@ -16,8 +16,8 @@ from .errors import (ArrayNotFoundError, ContainsArrayError, ContainsGroupError,
                      MetadataError, NodeNotFoundError, StoreError, ValueShapeError)
 from .metadata import ArrayMetadata, GroupMetadata
 from .metadata.v2 import ArrayMetadataV2, GroupMetadataV2
-from .node import (Node, child_path, ensure_parents, is_array_metadata, meta_keys, metadata_from_plain,
-                   metadata_to_plain, normalize_path, prepare_create, read_metadata, walk_nodes, write_metadata)
+from .node import (Node, child_path, ensure_parents, info_table, is_array_metadata, meta_keys,
+                   metadata_from_plain, metadata_to_plain, normalize_path, prepare_create, read_metadata, walk_nodes, write_metadata)
 from .storage import store_from
 from .storage.base import Store
 
@@ -95,8 +95,7 @@ class GroupInfo:
                              ("No. groups", self.count_groups)):
             if value is not None:
                 rows.append((label, value))
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
+        return info_table(rows)
 
 
 class Group(Node):

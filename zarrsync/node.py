@@ -25,7 +25,7 @@ from .storage.base import Store
 __all__ = [
     "Node", "normalize_path", "meta_key", "child_path", "read_metadata", "write_metadata",
     "ensure_parents", "prepare_create", "Attributes", "NodeState", "node_state", "ArrayInfo",
-    "human_size",
+    "human_size", "info_table",
 ]
 
 
@@ -59,8 +59,14 @@ class ArrayInfo:
             ratio = self.nbytes / self.count_bytes_stored if self.count_bytes_stored else float("inf")
             rows.append(("No. bytes stored", f"{self.count_bytes_stored} ({human_size(self.count_bytes_stored)})"))
             rows.append(("Storage ratio", f"{ratio:.1f}"))
-        width = max(len(k) for k, _ in rows)
-        return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
+        return info_table(rows)
+
+
+def info_table(rows: list[tuple[str, Any]]) -> str:
+    """``label : value`` lines with the labels padded to one width (the reprs of ``a.info`` and
+    ``g.info``)."""
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}} : {v}" for k, v in rows)
 
 
 def human_size(n: float) -> str:
