@@ -130,6 +130,8 @@ MIXED = [  # (ndim, selection): index arrays beside slices, read and written as 
     (3, (1, slice(None), [1, 3])),  # an array and an int separated by a slice
     (3, ([0, 2], slice(None), 3)),
     (3, (1, Ellipsis, [0, 2])),  # ... between an int and an array
+    (3, (slice(None), [0, 1], Ellipsis, [1, 2])),  # ... standing for no axes still separates the arrays
+    (3, (slice(None), 0, Ellipsis, [1, 2])),
     (3, ([-1, 0, -1], slice(1, None), -1)),  # negative and repeated
     (2, (np.array([[0, 1]]), slice(None))),  # a 2-d array among slices
     (2, (np.array([True, False, True] + [False] * 7), np.array([0, 1]))),  # a bool array with an int array

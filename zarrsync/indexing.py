@@ -717,7 +717,11 @@ def mixed_indexer(selection: Any, shape: tuple[int, ...], chunk_shape: tuple[int
                             + ": use a.oindex[...] to index each axis on its own") from None
     axes = sorted(advanced)
     basic = [axis for axis in range(len(shape)) if axis not in advanced]
-    adjacent = axes[-1] - axes[0] == len(axes) - 1
+    # adjacency is read off the key as written: a literal ``...`` between two advanced indices
+    # separates them even where it stands for no axes (numpy's rule)
+    key = _as_tuple(selection)
+    at = [i for i, s in enumerate(key) if _is_int(s) or _is_array_like(s)]
+    adjacent = at[-1] - at[0] == len(at) - 1
     before = sum(1 for axis in basic if axis < axes[0]) if adjacent else 0
     ranges = {axis: np.arange(*per_dim[axis].indices(shape[axis])) for axis in basic}
     result = [len(ranges[axis]) for axis in basic]
