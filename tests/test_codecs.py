@@ -379,6 +379,41 @@ def test_zstd_encoding_is_a_standard_frame():
         assert zstandard.ZstdDecompressor().decompress(out) == raw
 
 
+@pytest.mark.thread_unsafe  # counts the contexts of one shared pool
+def test_zstd_compressors_are_lent_one_holder_at_a_time():
+    """Threads holding a compressor at once hold different ones; a returned one is lent again
+    (the pool grows with encodes in flight, not with threads), with its own level and checksum."""
+    from zarrsync.codecs.zstd import lend_compressor
+    held, release, errors = [], threading.Event(), []
+    gate = threading.Barrier(4)
+
+    def hold():
+        try:
+            with lend_compressor(7, True) as c:
+                held.append(c)
+                gate.wait(timeout=10)
+                release.wait(timeout=10)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for t in threads:
+        t.start()
+    while len(held) < 4 and not errors:
+        time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len({id(c) for c in held}) == 4
+    with lend_compressor(7, True) as again:
+        assert any(again is c for c in held)
+        assert zstandard.get_frame_parameters(again.compress(b"x" * 100)).has_checksum
+    with lend_compressor(7, False) as other:
+        assert all(other is not c for c in held)
+        assert not zstandard.get_frame_parameters(other.compress(b"x" * 100)).has_checksum
+
+
 # --------------------------------------------------------------------------------------------------
 # golden bytes: crc32c, bytes, transpose
 # --------------------------------------------------------------------------------------------------

@@ -118,6 +118,31 @@ def test_decoding_is_held_to_max_workers_threads(monkeypatch):
     assert slow.gauge.most > 3 and 1 <= decoding.most <= 3
 
 
+@pytest.mark.thread_unsafe  # patches numpy.empty
+def test_large_chunks_decode_into_buffers_lent_by_the_gate(monkeypatch):
+    """Chunks from 256 KiB whose place in the output is not contiguous decode into a buffer the
+    call's gate lends, copied out under the same permit: at most ``max_workers`` buffers for the
+    whole call, however many requests wait, and every value lands where it belongs."""
+    import zarrsync.pipeline as pipeline_module
+    inner = MemoryStore()
+    data = _array(inner, shape=(1024, 1024), chunks=(256, 256), dtype="f8", compressors="auto")
+    slow = SlowStore(inner)
+    made, real_empty = [], np.empty
+
+    def counting_empty(shape, dtype=float, *args, **kw):
+        if shape == 256 * 256 * 8 and np.dtype(dtype) == np.uint8:
+            made.append(shape)
+        return real_empty(shape, dtype, *args, **kw)
+
+    monkeypatch.setattr(pipeline_module.np, "empty", counting_empty)
+    with zarrsync.config.context(max_workers=2, io_concurrency=16):
+        a = zarrsync.open_array(slow, mode="r")
+        np.testing.assert_array_equal(a[...], data)  # 16 chunks of 512 KiB, each a strided place
+        np.testing.assert_array_equal(a[100:900, 3:1000], data[100:900, 3:1000])
+    assert slow.gauge.most > 2
+    assert 1 <= len(made) <= 4  # two calls, each lending at most max_workers buffers
+
+
 def test_one_shard_is_read_with_its_ranges_in_flight_together():
     inner = MemoryStore()
     # one shard of 8 x 8 inner chunks of 32 KiB; a row touches 8 of them, apart in the shard's

@@ -55,7 +55,7 @@ class Settings:
         at once. Default 64.
     io_bytes_in_flight : int
         Caps those requests so that about this many bytes of chunks (decoded size) are held at
-        once: chunks of 64 MiB get 4 requests in flight under the default 256 MiB, never fewer
+        once: chunks of 32 MiB get 4 requests in flight under the default 128 MiB, never fewer
         than ``max_workers``.
     """
 
@@ -64,7 +64,7 @@ class Settings:
     order: str = "C"
     allow_pickle: bool = False
     io_concurrency: int = 64
-    io_bytes_in_flight: int = 256 << 20
+    io_bytes_in_flight: int = 128 << 20
 
     def __post_init__(self) -> None:
         for name in ("max_workers", "io_concurrency", "io_bytes_in_flight"):

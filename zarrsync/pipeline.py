@@ -16,6 +16,7 @@ lives with the codec chain (the sharding codec uses it too).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import random
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import EllipsisType
 from typing import Any, Literal, Protocol, cast
 
@@ -93,12 +94,19 @@ def chunk_workers(settings: Settings, target: "ChunkTarget", writing: bool) -> i
 class CpuGate:
     """Holds the CPU work of a call's tasks (decoding, encoding, placing) to ``max_workers``
     threads at once while more threads wait on a network: ``with gate: ...`` around that work.
-    A gate of the call's own thread count never blocks, so local stores skip the semaphore."""
+    A gate of the call's own thread count never blocks, so local stores skip the semaphore.
 
-    __slots__ = ("_semaphore",)
+    :meth:`buffer` holds the gate with a decode buffer lent from the gate's pool: at most one
+    buffer per thread that can hold the gate, reused from chunk to chunk of the call (a fresh
+    large buffer costs a page fault per 4 KiB; per-thread scratch buffers would hold one per
+    request in flight)."""
+
+    __slots__ = ("_semaphore", "_lock", "_spare")
 
     def __init__(self, max_workers: int, threads: int):
         self._semaphore = threading.Semaphore(max_workers) if threads > max_workers else None
+        self._lock = threading.Lock()
+        self._spare: list[np.ndarray] = []
 
     def __enter__(self) -> None:
         if self._semaphore is not None:
@@ -107,6 +115,20 @@ class CpuGate:
     def __exit__(self, *exc) -> None:
         if self._semaphore is not None:
             self._semaphore.release()
+
+    @contextlib.contextmanager
+    def buffer(self, nbytes: int) -> Iterator[np.ndarray]:
+        """``with gate.buffer(n) as buf:``: hold the gate with a buffer of ``n`` bytes."""
+        with self:
+            with self._lock:
+                buf = self._spare.pop() if self._spare else None
+            if buf is None or buf.nbytes != nbytes:
+                buf = np.empty(nbytes, dtype=np.uint8)
+            try:
+                yield buf
+            finally:
+                with self._lock:
+                    self._spare.append(buf)
 
 
 # --- per-key write locks -------------------------------------------------------------------------
@@ -385,6 +407,13 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
         try:
             view = _is_view(out_sel)  # else scattered output positions: one fancy assignment at the end
             whole = False
+
+            def place(src):
+                if view:
+                    dest[...] = src
+                else:
+                    out[ix(out_sel)] = src
+
             if view:
                 dest = out[out_sel]
                 whole = complete and dest.shape == shape
@@ -401,7 +430,15 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
                     if not found:
                         dest[...] = fill
                     return
-            if direct and large and not remote:  # decode into a reused buffer, copy the selected part out
+            if direct and large and remote:  # fetch outside the gate; decode into its buffer, copy out
+                data = store.get_buffer(key)
+                if data is not None:
+                    with gate.buffer(nbytes) as lent:  # the buffer is the gate's: copy out inside it
+                        pipeline.decode_into(data, memoryview(lent), key)
+                        place(lent.view(dtype).reshape(shape)[ix(chunk_sel)])
+                    return
+                src = fill
+            elif direct and large:  # decode into a reused buffer, copy the selected part out
                 scratch_buf = scratch(nbytes, "decode")
                 found = pipeline.read_into(store, key, memoryview(scratch_buf))
                 src = scratch_buf.view(dtype).reshape(shape)[ix(chunk_sel)] if found else fill
@@ -413,10 +450,7 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
                     with gate:
                         chunk = pipeline.decode(data, key)
                     src = chunk if whole else chunk[ix(chunk_sel)]
-            if view:
-                dest[...] = src
-            else:
-                out[ix(out_sel)] = src
+            place(src)
         except Exception as e:
             name_chunk_error(target, key, e)
             raise

@@ -49,6 +49,7 @@ import numpy as np
 import zstandard
 
 from ..errors import CodecError, CorruptChunkError
+from .zstd import lend_compressor
 
 __all__ = ["blosc_compress", "blosc_decompress", "blosc_decompress_into", "CNAMES", "CODEC_IDS"]
 
@@ -76,16 +77,6 @@ def _zstd_d() -> zstandard.ZstdDecompressor:
     if d is None:
         d = _local.d = zstandard.ZstdDecompressor()
     return d
-
-
-def _zstd_c(level: int) -> zstandard.ZstdCompressor:
-    cache = getattr(_local, "c", None)
-    if cache is None:
-        cache = _local.c = {}
-    c = cache.get(level)
-    if c is None:
-        c = cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
-    return c
 
 
 def _corrupt(msg: str) -> CorruptChunkError:
@@ -422,7 +413,8 @@ def _compress_split(cname: str, clevel: int, data) -> bytes:
         return lz4.block.compress(data, mode="high_compression", compression=clevel, store_size=False)
     if cname == "zstd":
         level = 2 * clevel - 1 if clevel < 9 else zstandard.MAX_COMPRESSION_LEVEL
-        return _zstd_c(level).compress(data)
+        with lend_compressor(level, False) as c:
+            return c.compress(data)
     return zlib.compress(data, clevel)
 
 

@@ -8,22 +8,37 @@ both keys, as zarr-python does. A Zarr v2 / numcodecs config may hold any intege
 
 Decoding handles frames without a content size and several concatenated frames (which
 python-zstandard's one-shot ``decompress`` does not), and never produces more bytes than a
-chunk can hold. Compressor and decompressor contexts are not thread-safe, so each thread keeps
-its own (``threading.local``).
+chunk can hold. Compressor and decompressor contexts are not thread-safe: each thread keeps its
+own decompressor (``threading.local``); compressors, larger, are lent from a shared pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import struct
 import threading
+from collections.abc import Iterator
 
 import zstandard
 
 from ..errors import CodecError, CorruptChunkError
 from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
 
-_local = threading.local()
+_local = threading.local()  # decompressor contexts: small, one per thread
+_idle_lock = threading.Lock()
+_idle: dict[tuple[int, bool], list[zstandard.ZstdCompressor]] = {}
+
+
+def _new_pool_after_fork() -> None:
+    """A child forked while another thread held the pool's lock would wait on it forever."""
+    global _idle_lock, _idle
+    _idle_lock, _idle = threading.Lock(), {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
 LEVEL_MIN, LEVEL_MAX = -131072, 22
@@ -35,16 +50,23 @@ def clamp_level(level: int) -> int:
     return min(max(level, LEVEL_MIN), LEVEL_MAX)
 
 
-def _compressor(level: int, checksum: bool) -> zstandard.ZstdCompressor:
-    level = clamp_level(level)
-    cache = getattr(_local, "compressors", None)
-    if cache is None:
-        cache = _local.compressors = {}
-    c = cache.get((level, checksum))
+@contextlib.contextmanager
+def lend_compressor(level: int, checksum: bool) -> Iterator[zstandard.ZstdCompressor]:
+    """``with lend_compressor(level, checksum) as c:``: a compressor context no other thread uses
+    meanwhile, lent from a pool all threads share. The pool holds as many contexts as encodes
+    ever ran at once, not one per thread: a network store's calls run up to ``io_concurrency``
+    threads, and a context at a high level holds tens of MiB."""
+    key = (clamp_level(level), checksum)
+    with _idle_lock:
+        idle = _idle.setdefault(key, [])
+        c = idle.pop() if idle else None
     if c is None:
-        c = cache[(level, checksum)] = zstandard.ZstdCompressor(level=level, write_checksum=checksum,
-                                                                write_content_size=True)
-    return c
+        c = zstandard.ZstdCompressor(level=key[0], write_checksum=checksum, write_content_size=True)
+    try:
+        yield c
+    finally:
+        with _idle_lock:
+            idle.append(c)
 
 
 def _decompressor() -> zstandard.ZstdDecompressor:
@@ -80,7 +102,8 @@ class ZstdCodec(BytesBytesCodec):
         return {"level": self.level, "checksum": self.checksum}
 
     def encode(self, data, spec: ChunkSpec) -> bytes:
-        return _compressor(self.level, self.checksum).compress(data)
+        with lend_compressor(self.level, self.checksum) as c:
+            return c.compress(data)
 
     def decode(self, data, spec: ChunkSpec, expected_size: int | None) -> bytes:
         return zstd_decompress(data, bounded_size(spec, expected_size), expected_size is not None)
