@@ -164,7 +164,15 @@ def test_encode_decodes_with_numcodecs(cname, shuffle):
         assert blosc_decompress(chunk, size) == data
         version, versionlz, flags, ts, nbytes, _, cbytes = HEADER.unpack_from(chunk)
         assert (version, versionlz, ts, nbytes, cbytes) == (2, 1, typesize, size, len(chunk))
-        assert flags & 0x10  # DONT_SPLIT: no splits written
+        # c-blosc's framing: the same flags (but MEMCPYED, which depends on the compressed
+        # sizes), typesize and block size as numcodecs; with zlib, whose library gives the same
+        # deflate stream, the very same bytes
+        reference = nc_encode(data, cname, clevel, shuffle, typesize)
+        ref_flags, ref_bs = reference[2], HEADER.unpack_from(reference)[5]
+        assert (flags & ~0x02, HEADER.unpack_from(chunk)[5]) == (ref_flags & ~0x02, ref_bs)
+        assert bool(flags & 0x10) == (cname == "zstd" or typesize > 16 or ref_bs // typesize < 128)
+        if cname == "zlib":
+            assert chunk == reference
         if size == 0:
             # numcodecs cannot decode even its own empty chunk; ours is byte-identical to it
             assert chunk == nc_encode(data, cname, clevel, shuffle, typesize)
@@ -187,9 +195,14 @@ def test_encode_clevels_blocksizes_and_raw_splits(cname):
         if clevel == 0:
             assert info["memcpy"] and len(chunk) == len(data) + 16
         else:
-            assert not info["memcpy"] and info["compressed_split"] and not info["split"]
+            # the block size c-blosc makes of the one asked for (it enlarges blocks it splits)
+            bs = HEADER.unpack_from(chunk)[5]
+            assert bs == HEADER.unpack_from(nc_encode(data, cname, clevel, shuffle, 4, blocksize))[5]
+            # c-blosc splits every full block of at least 128 items into byte planes, except with zstd
+            assert not info["memcpy"] and info["compressed_split"]
+            assert info["split"] == (cname != "zstd" and bs // 4 >= 128)
             if blocksize:
-                assert HEADER.unpack_from(chunk)[5] == blocksize
+                assert bs == blocksize if not info["split"] else bs > blocksize
                 assert info["raw_split"] and info["leftover"]  # random stretch stored raw
 
 
