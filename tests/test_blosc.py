@@ -32,6 +32,19 @@ from zarrsync.errors import CodecError, CorruptChunkError
 
 numcodecs.blosc.use_threads = False
 
+
+@pytest.fixture(autouse=True, params=["numpy", "c-blosc"])
+def decoder(request, monkeypatch) -> str:
+    """Every test runs twice: decoding with the numpy decoder alone, and with numcodecs' c-blosc
+    accelerating it (the default when numcodecs is installed). Both must give the same bytes and
+    the same errors."""
+    from zarrsync.codecs import blosc1
+    if request.param == "numpy":
+        monkeypatch.setattr(blosc1, "c_blosc", lambda: None)
+    else:
+        assert blosc1.c_blosc() is not None
+    return request.param
+
 CNAMES = ("lz4", "lz4hc", "zstd", "zlib", "blosclz")
 WRITABLE = ("lz4", "lz4hc", "zstd", "zlib")
 SHUFFLES = (0, 1, 2)
@@ -410,6 +423,25 @@ def test_corrupt_payloads_of_each_codec(cname):
         chunk[i] ^= 0xFF
     with pytest.raises(CorruptChunkError, match=cname):
         blosc_decompress(bytes(chunk), len(data))
+
+
+def test_the_accelerator_decodes_when_present_and_the_numpy_decoder_takes_what_it_refuses(decoder, monkeypatch):
+    """With c-blosc a valid chunk is handed to it (and only then); a chunk it refuses but the
+    format allows (version 1, as c-blosc before 1.0 wrote) is decoded by numpy; either way the
+    bytes are the data, and ``accelerate=False`` never calls c-blosc."""
+    calls = []
+    real = numcodecs.blosc.decompress
+    monkeypatch.setattr(numcodecs.blosc, "decompress", lambda src, dest=None: calls.append(len(src)) or real(src, dest))
+    chunk, data = _valid()
+    assert blosc_decompress(chunk, len(data)) == data
+    assert len(calls) == (decoder == "c-blosc")
+    out = bytearray(len(data))
+    blosc_decompress_into(chunk, out, accelerate=False)
+    assert bytes(out) == data and len(calls) == (decoder == "c-blosc")
+    old_version = _set_header(chunk, version=1)
+    assert blosc_decompress(old_version, len(data)) == data
+    with pytest.raises(RuntimeError):
+        real(old_version)  # c-blosc itself refuses it
 
 
 def test_snappy_chunks_raise_codec_error_naming_snappy():

@@ -1,6 +1,10 @@
 """Blosc1: the chunk format written by c-blosc 1.x (numcodecs ``Blosc``, the v3 ``blosc`` codec).
 
-Written with numpy, ``lz4.block``, ``zstandard`` and ``zlib`` only; c-blosc is not needed.
+Written with numpy, ``lz4.block``, ``zstandard`` and ``zlib`` only; c-blosc is not needed. When
+numcodecs is installed (the ``blosc`` extra), its c-blosc decodes chunks that pass this module's
+header and block-offset checks (:func:`c_blosc`); the bytes are the same, only sooner. Encoding
+always uses this module: its lz4 and zstd streams come from other builds than c-blosc's, so a
+c-blosc encoder could not write the same bytes.
 ``SPEC_CHECKLIST`` §5 is the reference this module follows.
 
 Layout of one chunk (all integers little-endian)::
@@ -44,8 +48,10 @@ always raises :class:`CorruptChunkError`, and decoding never allocates more than
 
 from __future__ import annotations
 
+import functools
 import struct
 import threading
+from typing import Any
 import zlib
 
 import lz4.block
@@ -299,17 +305,21 @@ def _parse_header(buf: memoryview, max_size: int):
     return flags, typesize, nbytes, blocksize, cbytes
 
 
-def blosc_decompress_into(buf, out) -> None:
-    """Decode a Blosc1 chunk into the writable buffer ``out``, which it must fill exactly."""
+def blosc_decompress_into(buf, out, accelerate: bool = True) -> None:
+    """Decode a Blosc1 chunk into the writable buffer ``out``, which it must fill exactly.
+
+    With ``accelerate`` (the default) and numcodecs installed, a chunk that passes the header
+    and block-offset checks is decoded by numcodecs' c-blosc; ``accelerate=False`` always uses
+    the numpy decoder. Both give the same bytes."""
     out = memoryview(out).cast("B")
     buf = memoryview(buf).cast("B")
     flags, typesize, nbytes, _, _ = _parse_header(buf, len(out))
     if nbytes != len(out):
         raise _corrupt(f"chunk decodes to {nbytes} bytes, expected {len(out)}")
-    _decode_body(buf, np.frombuffer(out, np.uint8))
+    _decode_body(buf, np.frombuffer(out, np.uint8), accelerate)
 
 
-def blosc_decompress(buf, max_size: int) -> bytes:
+def blosc_decompress(buf, max_size: int, accelerate: bool = True) -> bytes:
     """Decode one Blosc1 chunk (``SPEC_CHECKLIST`` §5.2).
 
     Parameters
@@ -318,6 +328,9 @@ def blosc_decompress(buf, max_size: int) -> bytes:
         The chunk (any bytes-like); bytes after ``cbytes`` are ignored, as c-blosc does.
     max_size
         The most bytes the chunk may decode to; a header promising more raises.
+    accelerate
+        Let numcodecs' c-blosc decode the chunk when numcodecs is installed (see
+        :func:`blosc_decompress_into`).
 
     Raises
     ------
@@ -338,11 +351,37 @@ def blosc_decompress(buf, max_size: int) -> bytes:
             raise _corrupt(f"memcpyed chunk has cbytes {cbytes}, expected nbytes + 16 = {nbytes + 16}")
         return bytes(buf[MAX_OVERHEAD:cbytes])
     out = np.empty(nbytes, np.uint8)
-    _decode_body(buf, out)
+    _decode_body(buf, out, accelerate)
     return out.tobytes()
 
 
-def _decode_body(buf: memoryview, out: np.ndarray) -> None:
+@functools.cache
+def c_blosc() -> Any:
+    """numcodecs' c-blosc module when numcodecs is installed (the optional accelerator of
+    decoding), else None."""
+    try:
+        from numcodecs import blosc
+    except Exception:  # noqa: BLE001 - not installed, or broken: decode with numpy
+        return None
+    return blosc
+
+
+def _c_decode(buf: memoryview, out: np.ndarray) -> bool:
+    """Decode a chunk whose header and block offsets passed our checks with c-blosc; False when
+    there is no c-blosc or it refuses the chunk, which then goes to the numpy decoder (which
+    names what is wrong, or reads what c-blosc does not: version-1 chunks, for one). Decoded
+    bytes are the same either way; c-blosc unshuffles with SIMD and never holds the GIL."""
+    blosc = c_blosc()
+    if blosc is None:
+        return False
+    try:
+        blosc.decompress(buf, out)
+    except Exception:  # noqa: BLE001 - any refusal: the numpy decoder decides
+        return False
+    return True
+
+
+def _decode_body(buf: memoryview, out: np.ndarray, accelerate: bool = True) -> None:
     flags, typesize, nbytes, blocksize, cbytes = HEADER.unpack_from(buf)[2:]
     if nbytes == 0:
         return
@@ -367,6 +406,8 @@ def _decode_body(buf: memoryview, out: np.ndarray) -> None:
     bstarts = np.frombuffer(buf, "<i4", nblocks, MAX_OVERHEAD)
     if nblocks and (int(bstarts.min()) < data_start or int(bstarts.max()) >= cbytes):
         raise _corrupt(f"a block offset lies outside [{data_start}, {cbytes})")
+    if accelerate and _c_decode(buf[:cbytes], out):
+        return
     shuffle = (flags & DOSHUFFLE) and typesize > 1
     bitshuffle = not shuffle and flags & DOBITSHUFFLE
     dont_split = flags & DONT_SPLIT
