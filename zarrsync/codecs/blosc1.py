@@ -127,28 +127,32 @@ def _unshuffle_planes(planes, dst: np.ndarray, ts: int) -> None:
         out[:, j] = planes[j]
 
 
-_UINT: dict[int, np.dtype] = {2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
+_UINT: dict[int, np.dtype] = {2: np.dtype("<u2"), 4: np.dtype("<u4")}  # 8: strided copies are faster
 
 
-def _byte_shuffle(src: np.ndarray, ts: int, out: np.ndarray | None = None) -> np.ndarray:
+def _byte_shuffle(src: np.ndarray, ts: int, out: np.ndarray | None = None, blocks: int = 1) -> np.ndarray:
     """Elements -> ``ts`` byte planes (plane ``j`` holds byte ``j`` of every element), then the
-    trailing ``len % ts`` bytes as they are; into ``out`` (as long as ``src``) when given."""
+    trailing ``len % ts`` bytes as they are; into ``out`` (as long as ``src``) when given.
+
+    With ``blocks``, ``src`` is that many equal blocks (of a multiple of ``ts`` bytes), each
+    shuffled on its own, as Blosc does, in one pass over all of them: few numpy calls per chunk
+    keep threads from queueing for the GIL."""
     n = len(src)
-    q = n // ts
-    m = q * ts
     if out is None:
         out = np.empty(n, np.uint8)
-    planes = out[:m].reshape(ts, q)
+    q = n // (blocks * ts)  # items per block
+    m = q * ts * blocks
+    planes = out[:m].reshape(blocks, ts, q)
     uint = _UINT.get(ts)
-    if uint is not None:  # shifts and truncating stores on whole items: 2-4x faster than strided copies
-        items = src[:m].view(uint)
-        planes[0] = items  # numpy keeps the low byte of each item
-        for j in range(1, ts):
-            planes[j] = items >> (8 * j)
+    if uint is not None:  # shifts on whole items, stored as bytes: 2-4x faster than strided copies
+        items = src[:m].view(uint).reshape(blocks, q)
+        planes[:, 0] = items  # numpy keeps the low byte of each item
+        for j in range(1, ts):  # no temporary array: the ufunc casts as it stores
+            np.right_shift(items, 8 * j, out=planes[:, j], casting="unsafe")
     else:
-        per_byte = src[:m].reshape(q, ts)
+        per_byte = src[:m].reshape(blocks, q, ts)
         for j in range(ts):
-            planes[j] = per_byte[:, j]
+            planes[:, j] = per_byte[:, :, j]
     out[m:] = src[m:]
     return out
 
@@ -550,14 +554,17 @@ def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, b
     return header + src.tobytes()
 
 
-def _shuffle_buffer(size: int) -> np.ndarray:
-    """This thread's buffer for one shuffled block (blocks are at most 1 MiB when split, 512 KiB
-    otherwise unless the caller forces larger ones)."""
-    buf = getattr(_local, "shuffled", None)
+def _shuffle_buffer(size: int, slot: str) -> np.ndarray:
+    """This thread's buffer ``slot`` for shuffled bytes: the full blocks of a chunk together
+    ("blocks", kept up to 64 MiB) or one short block ("block")."""
+    bufs = getattr(_local, "shuffled", None)
+    if bufs is None:
+        bufs = _local.shuffled = {}
+    buf = bufs.get(slot)
     if buf is None or len(buf) < size:
         buf = np.empty(size, np.uint8)
-        if size <= 1 << 20:
-            _local.shuffled = buf
+        if size <= 64 << 20:
+            bufs[slot] = buf
     return buf[:size]
 
 
@@ -572,11 +579,17 @@ def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: i
     bstarts = np.empty(nblocks, "<i4")
     pieces = []
     split = not flags & DONT_SPLIT
+    byte_shuffle = flags & DOSHUFFLE and ts > 1
+    full = nbytes // bs  # blocks of bs bytes (bs is a multiple of ts)
+    if byte_shuffle and full > 1:  # all full blocks in one pass, into a reused buffer
+        shuffled = _byte_shuffle(src[:full * bs], ts, _shuffle_buffer(full * bs, "blocks"), full)
     for j in range(nblocks):
         block = src[j * bs:(j + 1) * bs]
         size = len(block)
-        if flags & DOSHUFFLE and ts > 1:  # into a reused buffer: a fresh one costs page faults
-            block = _byte_shuffle(block, ts, _shuffle_buffer(size))
+        if byte_shuffle and full > 1 and j < full:
+            block = shuffled[j * bs:(j + 1) * bs]
+        elif byte_shuffle:  # a fresh buffer would cost page faults
+            block = _byte_shuffle(block, ts, _shuffle_buffer(size, "block"))
         elif flags & DOBITSHUFFLE and size >= ts:
             block = _bit_shuffle(block, ts)
         nsplits = ts if split and size == bs else 1
