@@ -19,14 +19,13 @@ The pool is created lazily under a lock and grows if a caller asks for more work
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import os
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Generic, Iterator, Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 __all__ = ["get_pool", "run_tasks", "in_worker", "shutdown", "renew_after_fork"]
 
@@ -191,37 +190,3 @@ def run_tasks(fn: Callable[[T], object], items: Sequence[T], max_workers: int) -
             raise error
         finally:
             del error
-
-
-class Lender(Generic[T]):
-    """Objects that one thread at a time may use (compressor contexts, decode buffers), kept
-    between uses: as many as were ever in use at once, however many threads ask. A network
-    call runs up to ``io_concurrency`` threads; per-thread caches would keep one object each.
-
-    >>> buffers = Lender()
-    >>> with buffers.lend(lambda: bytearray(4)) as first:
-    ...     pass
-    >>> with buffers.lend(lambda: bytearray(4)) as again:
-    ...     again is first
-    True
-    """
-
-    __slots__ = ("_lock", "_idle")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: list[T] = []
-
-    @contextlib.contextmanager
-    def lend(self, make: Callable[[], T], fits: Callable[[T], bool] | None = None) -> Iterator[T]:
-        """``with lender.lend(make) as obj:``: an idle object (one that ``fits``, else a new one
-        from ``make``), given back for reuse at the end of the block."""
-        with self._lock:
-            obj = self._idle.pop() if self._idle else None
-        if obj is None or (fits is not None and not fits(obj)):
-            obj = make()
-        try:
-            yield obj
-        finally:
-            with self._lock:
-                self._idle.append(obj)

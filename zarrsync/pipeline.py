@@ -33,7 +33,7 @@ import numpy as np
 from .codecs.base import ChunkSpec
 from .codecs.chain import CodecPipeline, full_of_fill, is_fill, scratch
 from .errors import CorruptChunkError, StoreError, UnguardedWriteWarning, VersionChangedError, ZarrsyncError
-from .executor import Lender, run_tasks
+from .executor import run_tasks
 from .indexing import Batches, ProductItems, assign, only_slices
 from .config import Settings
 from .storage.base import ByteRequest, BytesLike, Snapshot, Store
@@ -101,11 +101,12 @@ class CpuGate:
     large buffer costs a page fault per 4 KiB; per-thread scratch buffers would hold one per
     request in flight)."""
 
-    __slots__ = ("_semaphore", "_buffers")
+    __slots__ = ("_semaphore", "_lock", "_spare")
 
     def __init__(self, max_workers: int, threads: int):
         self._semaphore = threading.Semaphore(max_workers) if threads > max_workers else None
-        self._buffers: Lender[np.ndarray] = Lender()
+        self._lock = threading.Lock()
+        self._spare: list[np.ndarray] = []
 
     def __enter__(self) -> None:
         if self._semaphore is not None:
@@ -118,9 +119,16 @@ class CpuGate:
     @contextlib.contextmanager
     def buffer(self, nbytes: int) -> Iterator[np.ndarray]:
         """``with gate.buffer(n) as buf:``: hold the gate with a buffer of ``n`` bytes."""
-        with self, self._buffers.lend(lambda: np.empty(nbytes, dtype=np.uint8),
-                                      lambda buf: buf.nbytes == nbytes) as buf:
-            yield buf
+        with self:
+            with self._lock:
+                buf = self._spare.pop() if self._spare else None
+            if buf is None or buf.nbytes != nbytes:
+                buf = np.empty(nbytes, dtype=np.uint8)
+            try:
+                yield buf
+            finally:
+                with self._lock:
+                    self._spare.append(buf)
 
 
 # --- per-key write locks -------------------------------------------------------------------------

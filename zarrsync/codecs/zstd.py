@@ -19,26 +19,26 @@ import dataclasses
 import os
 import struct
 import threading
+from collections.abc import Iterator
 
 import zstandard
 
 from ..errors import CodecError, CorruptChunkError
-from ..executor import Lender
 from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
 
 _local = threading.local()  # decompressor contexts: small, one per thread
-_lenders_lock = threading.Lock()
-_lenders: dict[tuple[int, bool], Lender[zstandard.ZstdCompressor]] = {}  # compressors, by (level, checksum)
+_idle_lock = threading.Lock()
+_idle: dict[tuple[int, bool], list[zstandard.ZstdCompressor]] = {}
 
 
-def _new_lenders_after_fork() -> None:
-    """A child forked while another thread held a lender's lock would wait on it forever."""
-    global _lenders_lock, _lenders
-    _lenders_lock, _lenders = threading.Lock(), {}
+def _new_pool_after_fork() -> None:
+    """A child forked while another thread held the pool's lock would wait on it forever."""
+    global _idle_lock, _idle
+    _idle_lock, _idle = threading.Lock(), {}
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lenders_after_fork)
+    os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
 LEVEL_MIN, LEVEL_MAX = -131072, 22
@@ -50,17 +50,23 @@ def clamp_level(level: int) -> int:
     return min(max(level, LEVEL_MIN), LEVEL_MAX)
 
 
-def lend_compressor(level: int, checksum: bool) -> contextlib.AbstractContextManager[zstandard.ZstdCompressor]:
+@contextlib.contextmanager
+def lend_compressor(level: int, checksum: bool) -> Iterator[zstandard.ZstdCompressor]:
     """``with lend_compressor(level, checksum) as c:``: a compressor context no other thread uses
-    meanwhile, from a :class:`~zarrsync.executor.Lender` all threads share (a context at a high
-    level holds tens of MiB: they are kept per encode in flight, not per thread)."""
+    meanwhile, lent from a pool all threads share. The pool holds as many contexts as encodes
+    ever ran at once, not one per thread: a network store's calls run up to ``io_concurrency``
+    threads, and a context at a high level holds tens of MiB."""
     key = (clamp_level(level), checksum)
-    with _lenders_lock:
-        lender = _lenders.get(key)
-        if lender is None:
-            lender = _lenders[key] = Lender()
-    return lender.lend(lambda: zstandard.ZstdCompressor(level=key[0], write_checksum=checksum,
-                                                        write_content_size=True))
+    with _idle_lock:
+        idle = _idle.setdefault(key, [])
+        c = idle.pop() if idle else None
+    if c is None:
+        c = zstandard.ZstdCompressor(level=key[0], write_checksum=checksum, write_content_size=True)
+    try:
+        yield c
+    finally:
+        with _idle_lock:
+            idle.append(c)
 
 
 def _decompressor() -> zstandard.ZstdDecompressor:
