@@ -51,14 +51,15 @@ from __future__ import annotations
 import functools
 import struct
 import threading
-from typing import Any
 import zlib
+from typing import Any
 
 import lz4.block
 import numpy as np
 import zstandard
 
 from ..errors import CodecError, CorruptChunkError
+from .chain import scratch
 from .zstd import lend_compressor
 
 __all__ = ["blosc_compress", "blosc_decompress", "blosc_decompress_into", "CNAMES", "CODEC_IDS"]
@@ -554,20 +555,6 @@ def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, b
     return header + src.tobytes()
 
 
-def _shuffle_buffer(size: int, slot: str) -> np.ndarray:
-    """This thread's buffer ``slot`` for shuffled bytes: the full blocks of a chunk together
-    ("blocks", kept up to 64 MiB) or one short block ("block")."""
-    bufs = getattr(_local, "shuffled", None)
-    if bufs is None:
-        bufs = _local.shuffled = {}
-    buf = bufs.get(slot)
-    if buf is None or len(buf) < size:
-        buf = np.empty(size, np.uint8)
-        if size <= 64 << 20:
-            bufs[slot] = buf
-    return buf[:size]
-
-
 def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: int, bs: int) -> bytes | None:
     """The compressed chunk, or None where c-blosc stores it MEMCPYED: when the chunk, counted
     split by split, would outgrow ``nbytes + 16`` bytes. A split that does not shrink is stored
@@ -581,15 +568,16 @@ def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: i
     split = not flags & DONT_SPLIT
     byte_shuffle = flags & DOSHUFFLE and ts > 1
     full = nbytes // bs  # blocks of bs bytes (bs is a multiple of ts)
-    if byte_shuffle and full > 1:  # all full blocks in one pass, into a reused buffer
-        shuffled = _byte_shuffle(src[:full * bs], ts, _shuffle_buffer(full * bs, "blocks"), full)
+    # all full blocks shuffled in one pass, into per-thread buffers (fresh ones cost page faults)
+    shuffled = _byte_shuffle(src[:full * bs], ts, scratch(full * bs, "blosc-shuffled"), full) \
+        if byte_shuffle and full > 1 else None
     for j in range(nblocks):
         block = src[j * bs:(j + 1) * bs]
         size = len(block)
-        if byte_shuffle and full > 1 and j < full:
+        if shuffled is not None and j < full:
             block = shuffled[j * bs:(j + 1) * bs]
-        elif byte_shuffle:  # a fresh buffer would cost page faults
-            block = _byte_shuffle(block, ts, _shuffle_buffer(size, "block"))
+        elif byte_shuffle:
+            block = _byte_shuffle(block, ts, scratch(size, "blosc-shuffled-block"))
         elif flags & DOBITSHUFFLE and size >= ts:
             block = _bit_shuffle(block, ts)
         nsplits = ts if split and size == bs else 1
