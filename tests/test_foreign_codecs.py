@@ -97,14 +97,35 @@ def test_objects_missing_the_numcodecs_api_are_refused():
         zarrsync.create_array(None, shape=(4,), dtype="i4", zarr_format=2, compressors=[Half()])
 
 
-def test_zarrsync_never_imports_numcodecs():
-    code = ("import sys, numpy as np, zarrsync\n"
-            "a = zarrsync.create_array(None, shape=(9,), chunks=(4,), dtype='f8', zarr_format=2,\n"
-            "    compressors={'id': 'blosc', 'cname': 'lz4', 'clevel': 5, 'shuffle': 1, 'blocksize': 0},\n"
-            "    filters=[{'id': 'delta', 'dtype': '<f8'}])\n"
-            "a[...] = np.arange(9.0); assert (a[...] == np.arange(9.0)).all()\n"
-            "assert 'numcodecs' not in sys.modules, 'numcodecs was imported'\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+def test_zarrsync_imports_numcodecs_only_for_its_accelerators():
+    """zarrsync's own codecs serve the numcodecs ids: the codec lookup never imports numcodecs,
+    and an array of them works where numcodecs cannot be imported at all. The one import of it
+    is the optional accelerators' (``c_blosc``, ``c_vlen``)."""
+    watch = ("import sys\n"
+             "importers = set()\n"
+             "class Watch:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name == 'numcodecs':\n"
+             "            f = sys._getframe(1)\n"
+             "            while f is not None and not f.f_globals.get('__name__', '').startswith('zarrsync'):\n"
+             "                f = f.f_back\n"
+             "            importers.add((f.f_globals['__name__'], f.f_code.co_name) if f else None)\n"
+             "        return None\n"
+             "sys.meta_path.insert(0, Watch())\n")
+    use = ("import numpy as np, zarrsync\n"
+           "a = zarrsync.create_array(None, shape=(9,), chunks=(4,), dtype='f8', zarr_format=2,\n"
+           "    compressors={'id': 'blosc', 'cname': 'lz4', 'clevel': 5, 'shuffle': 1, 'blocksize': 0},\n"
+           "    filters=[{'id': 'delta', 'dtype': '<f8'}])\n"
+           "a[...] = np.arange(9.0); assert (a[...] == np.arange(9.0)).all()\n"
+           "s = zarrsync.create_array(None, shape=(40,), chunks=(30,), dtype=str, zarr_format=2)\n"
+           "s[...] = np.array([str(i) for i in range(40)]); assert s[...].tolist() == [str(i) for i in range(40)]\n")
+    check = ("allowed = {('zarrsync.codecs.blosc1', 'c_blosc'), ('zarrsync.codecs.vlen', 'c_vlen')}\n"
+             "assert importers and importers <= allowed, importers\n")
+    r = subprocess.run([sys.executable, "-c", watch + use + check], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    absent = "import sys\nsys.modules['numcodecs'] = None\n"  # any import of it fails
+    r = subprocess.run([sys.executable, "-c", absent + use + "assert sys.modules['numcodecs'] is None\n"],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 

@@ -39,6 +39,20 @@ import msgpack  # in the test extra: msgpack2 is tested against the real library
 StringDType = getattr(np.dtypes, "StringDType", None)
 needs_stringdtype = pytest.mark.skipif(StringDType is None, reason="numpy < 2 has no StringDType")
 
+
+
+@pytest.fixture(autouse=True, params=["python", "numcodecs"])
+def vlen_path(request, monkeypatch) -> str:
+    """Every test runs twice: with zarrsync's Python vlen coder alone, and with numcodecs'
+    compiled one accelerating it (the default when numcodecs is installed). Both must give the
+    same items, the same bytes and the same errors."""
+    if request.param == "python":
+        monkeypatch.setattr(vlen, "c_vlen", lambda: None)
+    else:
+        assert vlen.c_vlen() is not None
+    return request.param
+
+
 #: SPEC_CHECKLIST §2.8 / §9
 GOLDEN_VLEN = bytes.fromhex("03000000" "01000000" "61" "02000000" "c3a9" "00000000")
 
@@ -721,3 +735,76 @@ def test_json2_indent_true_as_older_numcodecs_wrote_it():
 def test_json2_indent_is_bounded():
     with pytest.raises(CodecError, match="indent"):
         zo.JSON(indent=1 << 40)
+
+
+# --- the compiled accelerator -------------------------------------------------------------------
+
+class _Counting:
+    """Wraps a numcodecs codec, counting its decode and encode calls."""
+
+    def __init__(self, codec):
+        self.codec, self.calls = codec, 0
+
+    def decode(self, buf):
+        self.calls += 1
+        return self.codec.decode(buf)
+
+    def encode(self, values):
+        self.calls += 1
+        return self.codec.encode(values)
+
+
+def test_the_accelerator_is_used_only_on_its_leg_and_refuses_every_trailing_byte(vlen_path, monkeypatch):
+    """numcodecs ignores bytes after the last item; through the marker item zarrsync appends,
+    the accelerated decoder refuses them as the Python one does: zero padding, a copy of the
+    last frame, a frame of 16 capital letters, random bytes."""
+    counters = None
+    if vlen_path == "numcodecs":
+        counters = tuple(_Counting(c) for c in vlen.c_vlen())
+        monkeypatch.setattr(vlen, "c_vlen", lambda: counters)
+    values = normal_text(text_values(100, seed=8)) + [""]
+    good = numcodecs.VLenUTF8().encode(objects(values))
+    spec = ChunkSpec((len(values),), np.dtype(object), "")
+    assert VLenUTF8Codec().decode(good, spec).tolist() == values
+    assert zo.VLenBytes().decode(good).tolist() == [v.encode() for v in values]
+    last_frame = numcodecs.VLenUTF8().encode(objects(["x" * 16]))[4:]
+    rng = np.random.default_rng(3)
+    tails = [b"\x00" * k for k in range(1, 41)] + [bytes(good[-4:]), bytes(good[-9:]), last_frame,
+                                                    (16).to_bytes(4, "little") + b"ABCDEFGHIJKLMNOP"]
+    tails += [rng.integers(0, 256, int(k), dtype=np.uint8).tobytes() for k in rng.integers(1, 64, 30)]
+    for tail in tails:
+        for decode in (lambda d: VLenUTF8Codec().decode(d, spec), zo.VLenBytes().decode):
+            with pytest.raises(CorruptChunkError, match=f"{len(tail)} bytes follow the last item"):
+                decode(bytes(good) + tail)
+    if counters is not None:
+        assert counters[0].calls > len(tails) and counters[1].calls > len(tails)
+
+
+@needs_stringdtype
+@pytest.mark.parametrize("kind", ["T", "U", "S", "T-missing"])
+def test_encoding_gives_the_bytes_of_numcodecs_on_both_legs(vlen_path, kind, monkeypatch):
+    """Fixed-width and StringDType chunks: the same bytes with and without the accelerator (the
+    format leaves no choice); a StringDType with a missing value always takes the Python encoder,
+    which writes the missing value as ''."""
+    counters = None
+    if vlen_path == "numcodecs":
+        counters = tuple(_Counting(c) for c in vlen.c_vlen())
+        monkeypatch.setattr(vlen, "c_vlen", lambda: counters)
+    values = [v or "" for v in normal_text(text_values(80, seed=9))]
+    if kind == "S":
+        arr = np.array([v.encode() for v in values], dtype="S")
+        values = arr.tolist()  # S drops trailing NULs, as numcodecs sees it
+        expected = numcodecs.VLenBytes().encode(objects(values))
+        got = vlen.pack_bytes(arr)
+    else:
+        if kind == "T-missing":
+            arr = np.array(values[:-1] + [None], dtype=StringDType(na_object=None))
+            values = values[:-1] + [""]
+        else:
+            arr = np.array(values, dtype=StringDType() if kind == "T" else "U")
+            values = arr.tolist()  # U drops trailing NULs, as numcodecs sees it
+        expected = numcodecs.VLenUTF8().encode(objects(values))
+        got = vlen.pack_utf8(arr)
+    assert bytes(got) == bytes(expected)
+    if counters is not None:
+        assert sum(c.calls for c in counters) == (0 if kind == "T-missing" else 1)

@@ -446,10 +446,14 @@ def read_chunks(target: ChunkTarget, indexer, out: np.ndarray, settings: Setting
                 data = store.get_buffer(key)
                 if data is None:
                     src = fill
+                elif whole:  # the codecs write into the output (strings: no intermediate chunk)
+                    with gate:
+                        pipeline.decode_to(data, dest, key)
+                    return
                 else:
                     with gate:
                         chunk = pipeline.decode(data, key)
-                    src = chunk if whole else chunk[ix(chunk_sel)]
+                    src = chunk[ix(chunk_sel)]
             place(src)
         except Exception as e:
             name_chunk_error(target, key, e)

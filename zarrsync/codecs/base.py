@@ -192,6 +192,12 @@ class ArrayBytesCodec(Codec):
         """Decode to an array of ``spec.shape`` and ``spec.dtype`` (may be a read-only view of ``data``)."""
         raise NotImplementedError
 
+    def decode_to(self, data: BytesLike, spec: ChunkSpec, dest: np.ndarray) -> None:
+        """Decode into ``dest``, a writable array of ``spec.shape`` and ``spec.dtype`` (often a
+        view of the caller's output). By default :meth:`decode`, then a copy; a codec that builds
+        its elements one by one (variable-length strings) writes them straight into ``dest``."""
+        dest[...] = self.decode(data, spec)
+
 
 class BytesBytesCodec(Codec):
     #: ``decode_into`` writes the decoded bytes into a caller's buffer (no intermediate copy)

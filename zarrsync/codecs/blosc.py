@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 from ..errors import CodecError, CorruptChunkError
 from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
-from .blosc1 import CNAMES, blosc_compress, blosc_decompress, blosc_decompress_into
+from .blosc1 import CNAMES, blosc_compress, blosc_decompress, blosc_decompress_into, c_blosc
 
 __all__ = ["BloscCodec", "SHUFFLE_NAMES"]
 
@@ -70,6 +70,7 @@ class BloscCodec(BytesBytesCodec):
             raise CodecError(f"codec 'blosc': typesize must be a positive integer, got {self.typesize!r}")
         if not _is_int(self.blocksize) or not 0 <= self.blocksize <= 2**31 - 1:
             raise CodecError(f"codec 'blosc': blocksize must be a non-negative integer, got {self.blocksize!r}")
+        c_blosc()  # load the decoding accelerator (an import) now, not inside the first read
 
     @classmethod
     def from_config(cls, config):

@@ -184,9 +184,27 @@ class CodecPipeline:
             except CorruptChunkError as e:
                 raise CorruptChunkError(str(e), key) from None
             return np.frombuffer(data, dtype=spec.dtype).reshape(spec.shape)
+        return self._decode_chain(data, key)
+
+    def decode_to(self, data: BytesLike, dest: np.ndarray, key: str | None = None) -> None:
+        """Decode one chunk into ``dest`` (writable, of the spec's shape and type; a view of an
+        output, say). With no array -> array codec the array -> bytes codec writes into ``dest``
+        itself (:meth:`ArrayBytesCodec.decode_to`: variable-length strings skip a whole-chunk
+        intermediate); otherwise :meth:`decode`, then a copy."""
+        if self._into is not None or self.array_array:
+            dest[...] = self.decode(data, key)
+        else:
+            self._decode_chain(data, key, dest)
+
+    def _decode_chain(self, data: BytesLike, key: str | None, dest: np.ndarray | None = None) -> np.ndarray:
+        """Codec by codec, naming the chunk in any error; with ``dest`` (and no array -> array
+        codec) the array -> bytes codec decodes into it."""
         try:
             for bb_codec, expected in reversed(self.bytes_bytes):
                 data = bb_codec.decode(data, self.ab_spec, expected)
+            if dest is not None:
+                self.array_bytes.decode_to(data, self.ab_spec, dest)
+                return dest
             chunk = self.array_bytes.decode(data, self.ab_spec)
             for aa_codec, spec in reversed(self.array_array):
                 chunk = aa_codec.decode(chunk, spec)

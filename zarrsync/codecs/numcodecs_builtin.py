@@ -47,7 +47,7 @@ from crc32c import crc32c as _crc32c
 
 from ..errors import CodecError, CorruptChunkError
 from .base import decompress_streams
-from .blosc1 import blosc_compress, blosc_decompress, blosc_decompress_into
+from .blosc1 import blosc_compress, blosc_decompress, blosc_decompress_into, c_blosc
 from .gzip import gunzip
 from .numcodecs_api import NumcodecsCodec, ensure_contiguous_bytes, ensure_ndarray, fill_out, register_codec
 from .zstd import clamp_level, zstd_decompress
@@ -845,6 +845,7 @@ class Blosc(NumcodecsCodec):
         if not isinstance(clevel, int) or not 0 <= clevel <= 9:
             raise CodecError(f"codec 'blosc': clevel must be an integer 0..9, got {clevel!r}")
         self.cname, self.clevel, self.shuffle, self.blocksize = cname, clevel, shuffle, blocksize
+        c_blosc()  # load the decoding accelerator (an import) now, not inside the first read
 
     def get_config(self) -> dict:
         return {"id": self.codec_id, "cname": self.cname, "clevel": self.clevel, "shuffle": self.shuffle,

@@ -55,8 +55,7 @@ import numpy as np
 from .. import config as _config
 from ..errors import CodecError, CorruptChunkError, DataTypeError, MissingDependencyError, PickleRefusedError
 from .numcodecs_api import NumcodecsCodec, ensure_contiguous_bytes, fill_out, register_codec
-from .vlen import (STRING_DTYPE, object_array, pack_bytes, pack_frames, pack_utf8, unpack_bytes, unpack_frames,
-                   unpack_utf8)
+from .vlen import STRING_DTYPE, c_vlen, object_array, pack_bytes, pack_frames, pack_utf8, unpack_frames, unpack_items
 
 __all__ = ["VLenUTF8", "VLenBytes", "VLenArray", "JSON", "MsgPack", "Pickle"]
 
@@ -74,11 +73,14 @@ class VLenUTF8(NumcodecsCodec):
 
     codec_id = "vlen-utf8"
 
+    def __init__(self) -> None:
+        c_vlen()  # load the decoding accelerator (an import) now, not inside the first read
+
     def encode(self, buf: Any) -> bytes:
         return bytes(pack_utf8(_flat(buf, "OTU"), self.codec_id))
 
     def decode(self, buf: Any, out: Any = None) -> np.ndarray:
-        return fill_out(object_array(unpack_utf8(buf, None, self.codec_id)), out, self.codec_id)
+        return fill_out(object_array(unpack_items(buf, None, self.codec_id, True)), out, self.codec_id)
 
 
 class VLenBytes(NumcodecsCodec):
@@ -86,11 +88,14 @@ class VLenBytes(NumcodecsCodec):
 
     codec_id = "vlen-bytes"
 
+    def __init__(self) -> None:
+        c_vlen()  # load the decoding accelerator (an import) now, not inside the first read
+
     def encode(self, buf: Any) -> bytes:
         return bytes(pack_bytes(_flat(buf, "OS"), self.codec_id))
 
     def decode(self, buf: Any, out: Any = None) -> np.ndarray:
-        return fill_out(object_array(unpack_bytes(buf, None, self.codec_id)), out, self.codec_id)
+        return fill_out(object_array(unpack_items(buf, None, self.codec_id, False)), out, self.codec_id)
 
 
 #: the widest item type vlen-array accepts (a configured "|S1073741824" would allocate per item)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import CodecError, CorruptChunkError
 from ..executor import run_tasks
-from ..indexing import BasicIndexer, assign
+from ..indexing import BasicIndexer, assign, only_slices
 from ..storage.base import ByteRequest, BytesLike, RangeRequest, Snapshot, SuffixRequest
 from .base import ArrayBytesCodec, ChunkSpec, Codec, check_config
 from .bytes_ import BytesCodec
@@ -230,14 +230,14 @@ class ShardingCodec(ArrayBytesCodec):
         ranges = _coalesce([(w[0], w[0] + w[1]) for w in wanted])
         blobs = _read_ranges(snapshot, [RangeRequest(lo, hi) for lo, hi in ranges], io_workers)
         pieces, r = [], 0
-        for offset, nbytes, chunk_sel, out_sel in wanted:
+        for offset, nbytes, chunk_sel, out_sel, complete in wanted:
             while offset >= ranges[r][1]:
                 r += 1
             lo = offset - ranges[r][0]
             blob = memoryview(blobs[r])
             if lo + nbytes > len(blob):  # the index was checked against the size: the store fell short
                 raise CorruptChunkError(f"shard: inner chunk at {offset}+{nbytes} could not be read in full")
-            pieces.append((blob[lo:lo + nbytes], chunk_sel, out_sel))
+            pieces.append((blob[lo:lo + nbytes], chunk_sel, out_sel, complete))
         self._decode_pieces(b, pieces, dest, max_workers, ix.numpy_index)
 
     def decode_region(self, data, selection: tuple, dest: np.ndarray, spec: ChunkSpec, max_workers: int = 1) -> None:
@@ -246,28 +246,34 @@ class ShardingCodec(ArrayBytesCodec):
         index, view = self._split(b, data)
         ix = BasicIndexer(selection, spec.shape, self.chunk_shape)
         wanted = self._plan(b, index, ix, dest, spec)
-        self._decode_pieces(b, [(view[o:o + n], cs, os) for o, n, cs, os in wanted], dest, max_workers,
+        self._decode_pieces(b, [(view[o:o + n], cs, os, c) for o, n, cs, os, c in wanted], dest, max_workers,
                             ix.numpy_index)
 
     def _plan(self, b: _Bound, index: np.ndarray, ix, dest: np.ndarray, spec: ChunkSpec) -> list:
         """Fill the parts of ``dest`` whose inner chunks are not stored; list the stored ones the
-        indexer ``ix`` touches as ``(offset, nbytes, chunk_sel, out_sel)``."""
+        indexer ``ix`` touches as ``(offset, nbytes, chunk_sel, out_sel, complete)``."""
         wanted = []
         np_index = ix.numpy_index
-        for coords, chunk_sel, out_sel, _ in ix.chunks():
+        for coords, chunk_sel, out_sel, complete in ix.chunks():
             offset, nbytes = index[np.ravel_multi_index(coords, b.chunks_per_shard)]
             if offset == _EMPTY:
                 dest[np_index(out_sel)] = spec.fill_value
             else:
-                wanted.append((int(offset), int(nbytes), chunk_sel, out_sel))
+                wanted.append((int(offset), int(nbytes), chunk_sel, out_sel, complete))
         return wanted
 
     @staticmethod
     def _decode_pieces(b: _Bound, pieces: list, dest: np.ndarray, max_workers: int, np_index) -> None:
         inner = b.inner
+        shape = inner.spec.shape
 
         def one(piece):
-            data, chunk_sel, out_sel = piece
+            data, chunk_sel, out_sel, complete = piece
+            if complete and not inner.decodes_into and only_slices(out_sel):
+                place = dest[out_sel]
+                if place.shape == shape:  # the codecs write into dest (strings: no intermediate chunk)
+                    inner.decode_to(data, place)
+                    return
             dest[np_index(out_sel)] = inner.decode_reusing(data)[np_index(chunk_sel)]
 
         # the caller passes max_workers > 1 only for a call that touches a single shard; inside a

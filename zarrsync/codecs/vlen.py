@@ -31,12 +31,22 @@ length, then a guess from the offsets whose u32 is small (text payloads; see
 follows the chain of prefixes in one tight loop over four ``memoryview`` casts (one per byte
 alignment). It then overwrites the prefixes with a byte
 value that no payload holds, decodes all text at once and splits it. Chunks of up to 24 items
-take plain loops, which beat numpy's set-up cost there.
+take plain loops, which beat numpy's set-up cost there. Decoding into an output
+(:meth:`decode_to`) hands the item list to the output itself: no intermediate chunk array.
+
+Accelerator (the ``fast`` extra, numcodecs): making one Python ``str`` per item costs the same in
+any Python code, so the compiled decoder, which finds the items while it makes them, is faster
+by the cost of finding them. Chunks of more than 24 items go to numcodecs when it is installed;
+:func:`_c_decode` checks the framing as strictly as the Python decoder, and any chunk numcodecs
+refuses goes to the Python decoder, which names the fault. Fixed-width and ``StringDType``
+chunks are encoded by numcodecs too: the format leaves no choice of bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import struct
 import sys
 from array import array
@@ -48,10 +58,11 @@ import numpy as np
 
 from ..errors import CodecError, CorruptChunkError, DataTypeError
 from .base import ArrayBytesCodec, ChunkSpec
+from .chain import scratch
 from .numcodecs_api import ensure_contiguous_bytes
 
 __all__ = ["VLenUTF8Codec", "VLenBytesCodec", "pack_utf8", "pack_bytes", "pack_frames", "unpack_frames",
-           "unpack_utf8", "unpack_bytes", "object_array", "STRING_DTYPE"]
+           "unpack_utf8", "unpack_bytes", "unpack_items", "c_vlen", "object_array", "STRING_DTYPE"]
 
 #: numpy 2's variable-width string dtype class, or None on numpy 1
 STRING_DTYPE = getattr(np.dtypes, "StringDType", None)
@@ -70,6 +81,70 @@ def _as_bytes(data: Any) -> bytes:
     if type(data) is bytes:
         return data
     return ensure_contiguous_bytes(data).tobytes()
+
+
+# --- the optional compiled accelerator ---------------------------------------------------
+
+@functools.cache
+def c_vlen() -> tuple[Any, Any] | None:
+    """numcodecs' compiled ``(VLenUTF8(), VLenBytes())`` when numcodecs is installed (the
+    optional accelerator: the ``fast`` extra), else None. Both are stateless."""
+    try:
+        from numcodecs.vlen import VLenBytes, VLenUTF8
+    except Exception:  # noqa: BLE001 - not installed, or broken: decode in Python
+        return None
+    return VLenUTF8(), VLenBytes()
+
+
+#: the length prefix of the marker item :func:`_c_decode` appends
+_MARK_PREFIX = (16).to_bytes(4, "little")
+
+
+def _c_encode(values: np.ndarray, text: bool) -> bytearray | None:
+    """The framing of ``values`` (``U``/``StringDType`` without a missing value, or ``S``: every
+    item a ``str`` / ``bytes``) written by numcodecs, or None without numcodecs or when it
+    refuses (the Python encoder then names the fault). The format leaves no choice: these are
+    the bytes the Python encoder writes."""
+    codecs = c_vlen()
+    if codecs is None:
+        return None
+    try:
+        return codecs[0 if text else 1].encode(values.astype(object))
+    except Exception:  # noqa: BLE001 - any refusal: the Python encoder decides and names it
+        return None
+
+
+def _c_decode(data: bytes, n: int, text: bool) -> np.ndarray | None:
+    """The ``n`` items as a 1-d object array decoded by numcodecs, or None when there is no
+    numcodecs or the chunk is not exactly a well-formed frame (the Python decoder then names
+    the fault).
+
+    numcodecs does not check that the last item ends where the buffer does, so it reads a copy
+    with one item appended: 16 random capital letters, drawn per call, and a header that counts
+    it. The last item read is those letters only if item ``n`` starts exactly at the end of
+    ``data``: had the items ended earlier, the appended prefix ``10 00 00 00`` would fall inside
+    the extra item's length (too long for what is left) or inside its payload (a byte no
+    capital letter is); had they ended later, its length would hold letters (too long). Only
+    trailing bytes that spell the 20 bytes of a frame of this call's letters, a 26**-16 chance
+    for data written before the letters were drawn, could pass.
+    """
+    codecs = c_vlen()
+    if codecs is None:
+        return None
+    mark = bytes(65 + b % 26 for b in os.urandom(16))
+    total = len(data)
+    buf = memoryview(scratch(total + 20, "vlen-marked"))  # the items copy out of it
+    buf[:total] = data
+    buf[:4] = (n + 1).to_bytes(4, "little")
+    buf[total:] = _MARK_PREFIX + mark
+    try:
+        items = codecs[0 if text else 1].decode(buf)
+    except Exception:  # noqa: BLE001 - any refusal: the Python decoder decides and names it
+        return None
+    last = mark.decode("ascii") if text else mark
+    if len(items) != n + 1 or items[n] != last:
+        return None
+    return items[:n]
 
 
 # --- encoding --------------------------------------------------------------------------------
@@ -183,6 +258,10 @@ def pack_utf8(values: np.ndarray, codec: str = "vlen-utf8") -> bytearray:
     kind = values.dtype.kind
     if kind not in "OTU":
         raise DataTypeError(f"codec {codec!r}: cannot encode an array of {values.dtype} as UTF-8 strings")
+    if kind != "O" and values.size > _SMALL and not hasattr(values.dtype, "na_object"):
+        packed = _c_encode(values, text=True)
+        if packed is not None:
+            return packed
     items = values.tolist()
     try:
         # one join of all strings, with four NULs where each length goes (TypeError: a non-str)
@@ -211,6 +290,10 @@ def pack_bytes(values: np.ndarray, codec: str = "vlen-bytes") -> bytearray:
     """
     if values.dtype.kind not in "OS":
         raise DataTypeError(f"codec {codec!r}: cannot encode an array of {values.dtype} as byte strings")
+    if values.dtype.kind == "S" and values.size > _SMALL:
+        packed = _c_encode(values, text=False)
+        if packed is not None:
+            return packed
     items = values.tolist()
     if values.dtype.kind == "O" and not set(map(type, items)) <= {bytes, bytearray}:
         items = _bytes_items(items, codec)
@@ -285,41 +368,44 @@ def _chain_guess(data: bytes, n: int) -> np.ndarray | None:
     """The item ends, found with numpy when the payloads look like text, or None.
 
     A u32 read at an offset that holds a length is small; one read across text is not (its top
-    byte is a character). So the offsets whose u32 is at most the chunk size come in short runs
-    that end at a real item head (the one to three offsets before a head read the length's low
-    bytes as their high bytes). The last offset of every run is guessed to be a head; so is a
-    zero length just before a guessed head that is not itself the end of a run (an empty item
-    followed by another item). The guess is kept only if it is exactly the chain: the first head
-    at 4, each item ending where the next begins, the last at the end. A parse from offset 4 is
-    unique, so a kept guess is the parse; otherwise (binary payloads) the caller walks the items.
+    byte is a character). So the offsets whose top byte could belong to a length (at most
+    ``total >> 24``, which text bytes rarely are) come in short runs that end at a real item head
+    (the one to three offsets before a head read the length's low bytes as their high bytes).
+    The last offset of every run whose u32 is at most the chunk size is guessed to be a head; so
+    is a zero length just before a guessed head (an empty item, whose zero bytes run into the
+    next head's run), found from the few heads preceded by a zero byte. The guess is kept only
+    if it is exactly the chain: the first head at 4, each item ending where the next begins,
+    the last at the end. A parse from offset 4 is unique, so a kept guess is the parse;
+    otherwise (binary payloads) the caller walks the items.
 
-    Such a u32 has a top byte of at most ``total >> 24``, which text bytes rarely are: one
-    contiguous byte comparison finds the few offsets worth reading as u32 (far cheaper than
-    comparing a u32 at every offset).
+    One contiguous byte comparison, a shift and one ``flatnonzero`` find the runs' ends; only
+    those few offsets are read as u32 (far cheaper than a u32 at every offset).
     """
     total = len(data)
     npos = total - 7  # offsets 4 .. total - 4 can hold a length; index i is offset 4 + i
     if npos <= 0 or total > _GUESS_MAX:
         return None
-    top = np.flatnonzero(np.frombuffer(data, np.uint8, npos, 7) <= (total >> 24))
-    if len(top) > 8 * n or len(top) < n:
+    small = np.frombuffer(data, np.uint8, npos, 7) <= (total >> 24)
+    last = np.empty(npos, dtype=bool)  # small, and the next offset is not
+    np.greater(small[:-1], small[1:], out=last[:-1])
+    last[-1] = small[-1]
+    cand = np.flatnonzero(last)
+    if len(cand) > 8 * n:
         return None
     u32 = np.ndarray((npos,), "<u4", data, 4, (1,))
-    cand = top[u32[top] <= total]
-    if len(cand) < n:
-        return None
-    last = np.empty(len(cand), dtype=bool)
-    np.not_equal(cand[1:], cand[:-1] + 1, out=last[:-1])
-    last[-1] = True
-    heads = cand[last]
-    found = [heads]
+    heads = cand[u32[cand] <= total]
+    before = np.frombuffer(data, np.uint8, npos, 3)  # before[i]: the byte just before offset 4 + i
+    empties = []
     prev = heads[heads >= 4]
     while prev.size:  # runs of empty items, one item back per round
+        prev = prev[before[prev] == 0]
         prev = prev[(u32[prev - 4] == 0) & (u32[prev - 3] <= total)] - 4
-        found.append(prev)
+        empties.append(prev)
         prev = prev[prev >= 4]
-    if len(found) > 2:
-        heads = np.sort(np.concatenate(found))
+    found = np.concatenate(empties) if empties else heads[:0]
+    if found.size:
+        found = np.unique(found)
+        heads = np.insert(heads, np.searchsorted(heads, found), found)
     if len(heads) != n or heads[0] != 0:
         return None
     ends = heads + 8
@@ -385,13 +471,13 @@ def _split(data: bytes, starts: np.ndarray, text: bool) -> list | None:
     """
     buf = bytearray(data)
     u8 = np.frombuffer(buf, np.uint8)
+    prefixes = np.ndarray((len(buf) - 3,), "<u4", buf, 0, (1,))  # a u32 at every offset
     heads = starts - 4
     want = 4 * starts.size
     for b in _SEPARATORS_TEXT if text else _SEPARATORS_BYTES:
-        for k in range(4):
-            u8[heads + k] = b
-        sep = b.to_bytes(1, "little")
-        if buf.count(sep, 4) == want:
+        prefixes[heads] = b * 0x01010101  # four bytes b
+        if np.count_nonzero(u8[4:] == b) == want:
+            sep = b.to_bytes(1, "little")
             break
     else:
         return None
@@ -408,6 +494,43 @@ def _split(data: bytes, starts: np.ndarray, text: bool) -> list | None:
     return items
 
 
+def _decode_items(data: bytes, n: int, codec: str, text: bool) -> list:
+    """The items of a checked header's buffer, in Python (the reference decoder)."""
+    if n <= _SMALL:
+        spans = _spans_few(data, n, codec)
+    else:
+        starts, ends = _locate(data, n, codec)
+        items = _split(data, starts, text)
+        if items is not None:
+            return items
+        spans = zip(starts.tolist(), ends.tolist())
+    if not text:
+        return [data[a:b] for a, b in spans]
+    items = []
+    for i, (a, b) in enumerate(spans):
+        try:
+            items.append(data[a:b].decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise _utf8_error(codec, i, e.reason) from None
+    return items
+
+
+def unpack_items(data: Any, count: int | None, codec: str, text: bool) -> list | np.ndarray:
+    """The items of a vlen-framed buffer: ``str`` (``text``) or ``bytes``, in a list or a 1-d
+    object array (checks as :func:`unpack_frames`; invalid UTF-8 names the item).
+
+    Chunks of more than a few items go to numcodecs' compiled decoder when it is installed
+    (:func:`c_vlen`; the framing is checked as strictly, see :func:`_c_decode`), else, and for
+    any chunk it refuses, to the Python decoder: the same items or the same error either way.
+    """
+    data, n = _header(data, count, codec)
+    if n > _SMALL:
+        items = _c_decode(data, n, text)
+        if items is not None:
+            return items
+    return _decode_items(data, n, codec, text)
+
+
 def unpack_utf8(data: Any, count: int | None = None, codec: str = "vlen-utf8") -> list:
     """Decode a vlen-framed buffer to a list of ``str`` (see :func:`unpack_frames` for checks).
 
@@ -418,46 +541,30 @@ def unpack_utf8(data: Any, count: int | None = None, codec: str = "vlen-utf8") -
     >>> unpack_utf8(bytes.fromhex("03000000010000006102000000c3a900000000"))
     ['a', 'é', '']
     """
-    data, n = _header(data, count, codec)
-    if n <= _SMALL:
-        spans = _spans_few(data, n, codec)
-    else:
-        starts, ends = _locate(data, n, codec)
-        items = _split(data, starts, text=True)
-        if items is not None:
-            return items
-        spans = zip(starts.tolist(), ends.tolist())
-    items = []
-    for i, (a, b) in enumerate(spans):
-        try:
-            items.append(data[a:b].decode("utf-8"))
-        except UnicodeDecodeError as e:
-            raise _utf8_error(codec, i, e.reason) from None
-    return items
+    items = unpack_items(data, count, codec, text=True)
+    return items if isinstance(items, list) else items.tolist()
 
 
 def unpack_bytes(data: Any, count: int | None = None, codec: str = "vlen-bytes") -> list:
     """Decode a vlen-framed buffer to a list of ``bytes`` (see :func:`unpack_frames` for checks)."""
-    data, n = _header(data, count, codec)
-    if n <= _SMALL:
-        return [data[a:b] for a, b in _spans_few(data, n, codec)]
-    starts, ends = _locate(data, n, codec)
-    items = _split(data, starts, text=False)
-    if items is None:
-        items = [data[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
-    return items
+    items = unpack_items(data, count, codec, text=False)
+    return items if isinstance(items, list) else items.tolist()
 
 
 # --- the v3 codecs ---------------------------------------------------------------------------
 
-def object_array(items: list, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """A 1-d object array holding ``items`` (never nested: a list item stays one element)."""
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
+def object_array(items: list | np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A 1-d object array holding ``items`` (never nested: a list item stays one element); a
+    1-d object array is returned as it is."""
+    if isinstance(items, np.ndarray) and items.dtype == object and items.ndim == 1:
+        out = items
+    else:
+        out = np.empty(len(items), dtype=object)
+        out[:] = items
     return out if shape is None else out.reshape(shape)
 
 
-def _to_dtype(items: list, dtype: np.dtype, shape: tuple[int, ...], codec: str) -> np.ndarray:
+def _to_dtype(items: list | np.ndarray, dtype: np.dtype, shape: tuple[int, ...], codec: str) -> np.ndarray:
     """The decoded items as an array of the chunk's ``dtype`` and ``shape``."""
     kind = dtype.kind
     if kind == "T":  # straight from the list: a third faster than through an object array
@@ -474,11 +581,23 @@ def _to_dtype(items: list, dtype: np.dtype, shape: tuple[int, ...], codec: str) 
     return out.astype(dtype).reshape(shape)
 
 
+def _place(items: list | np.ndarray, dtype: np.dtype, dest: np.ndarray, codec: str) -> None:
+    """Write the decoded items into ``dest`` (C order). Object and ``StringDType`` destinations
+    take the list itself (no intermediate array) where a flat view of ``dest`` exists."""
+    if dtype.kind in "OT" and (dest.ndim == 1 or dest.flags.c_contiguous):
+        dest.reshape(-1)[...] = items  # a view: 1-d, or contiguous
+    else:
+        dest[...] = _to_dtype(items, dtype, dest.shape, codec)
+
+
 class _VLen(ArrayBytesCodec):
     #: numpy dtype kinds the codec encodes and decodes
     kinds: ClassVar[str]
     #: what it stores, for error messages
     what: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        c_vlen()  # load the decoding accelerator (an import) now, not inside the first read
 
     def to_config(self) -> dict:
         return {}  # zarr-python writes (and some versions require) an empty configuration
@@ -508,7 +627,10 @@ class VLenUTF8Codec(_VLen):
         return pack_utf8(self._flat(chunk, spec), self.name)
 
     def decode(self, data, spec: ChunkSpec) -> np.ndarray:
-        return _to_dtype(unpack_utf8(data, spec.size, self.name), spec.dtype, spec.shape, self.name)
+        return _to_dtype(unpack_items(data, spec.size, self.name, True), spec.dtype, spec.shape, self.name)
+
+    def decode_to(self, data, spec: ChunkSpec, dest: np.ndarray) -> None:
+        _place(unpack_items(data, spec.size, self.name, True), spec.dtype, dest, self.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -523,4 +645,7 @@ class VLenBytesCodec(_VLen):
         return pack_bytes(self._flat(chunk, spec), self.name)
 
     def decode(self, data, spec: ChunkSpec) -> np.ndarray:
-        return _to_dtype(unpack_bytes(data, spec.size, self.name), spec.dtype, spec.shape, self.name)
+        return _to_dtype(unpack_items(data, spec.size, self.name, False), spec.dtype, spec.shape, self.name)
+
+    def decode_to(self, data, spec: ChunkSpec, dest: np.ndarray) -> None:
+        _place(unpack_items(data, spec.size, self.name, False), spec.dtype, dest, self.name)
