@@ -129,6 +129,26 @@ def test_zarrsync_imports_numcodecs_only_for_its_accelerators():
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_opening_an_array_loads_its_decoders_accelerators_and_writing_loads_none(tmp_path, fmt):
+    """c-blosc only decodes: writing Blosc chunks never imports numcodecs. Opening an existing
+    array loads its codecs' accelerators, so that its first read does not pay the import."""
+    pytest.importorskip("numcodecs")
+    code = ("import sys, numpy as np, zarrsync\n"
+            f"p = {str(tmp_path / 'b.zarr')!r}\n"
+            f"a = zarrsync.create_array(p, shape=(300, 200), chunks=(100, 100), dtype='u2', zarr_format={fmt},\n"
+            "    compressors=[{'id': 'blosc', 'cname': 'lz4', 'clevel': 5, 'shuffle': 1, 'blocksize': 0}]\n"
+            f"    if {fmt} == 2 else [{{'name': 'blosc', 'configuration': {{'cname': 'lz4', 'clevel': 5, "
+            "'shuffle': 'shuffle', 'typesize': 2, 'blocksize': 0}}])\n"
+            "a[...] = np.arange(60000, dtype='u2').reshape(300, 200)\n"
+            "assert 'numcodecs' not in sys.modules, 'writing imported numcodecs'\n"
+            "b = zarrsync.open_array(p, mode='r')\n"
+            "assert 'numcodecs' in sys.modules, 'opening did not load the accelerator'\n"
+            "assert (b[...] == np.arange(60000, dtype='u2').reshape(300, 200)).all()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
 def test_core_operations_on_v2_arrays():
     a = zarrsync.create_array(None, shape=(5, 4), chunks=(2, 3), dtype="<i2", zarr_format=2, order="F",
                               compressors={"id": "zlib", "level": 1}, fill_value=-1)

@@ -136,7 +136,7 @@ def open_array(store: Any = None, *, path: str | None = None, mode: str = "a", z
         where = node_path or "/"
         raise ArrayNotFoundError(f"no array at {where!r} in {st!r}" + (" (it is a group)" if md else ""))
     _check_format(md, zarr_format)
-    return Array(st, node_path, md, config)
+    return Array.existing(st, node_path, md, config)
 
 
 def _read_format(st: Any, node_path: str, zarr_format: int | None) -> Any:
@@ -254,7 +254,7 @@ def open(store: Any = None, *, path: str | None = None, mode: str = "a",  # noqa
                             zarr_format=3 if zarr_format is None else zarr_format)
     _check_format(md, zarr_format)
     if is_array_metadata(md):
-        return Array(st, node_path, md, kwargs.get("config"))
+        return Array.existing(st, node_path, md, kwargs.get("config"))
     return Group(st, node_path, md)
 
 

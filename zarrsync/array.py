@@ -215,7 +215,16 @@ class Array(Node):
         md = read_metadata(st, normalize_path(path), zarr_format)
         if not isinstance(md, (ArrayMetadata, ArrayMetadataV2)):
             raise ArrayNotFoundError(f"no array at {path or '/'!r} in {st!r}")
-        return cls(st, normalize_path(path), md, config)
+        return cls.existing(st, normalize_path(path), md, config)
+
+    @classmethod
+    def existing(cls, store: Store, path: str, metadata: Any, config: dict | None = None) -> "Array":
+        """An array object over metadata read from ``store``: an array that exists, there to be
+        read. Its codecs load their optional accelerators now (an import), so that its first read
+        does not pay for them; a new array's load when first used (a write may need none)."""
+        for codec in metadata.codecs:
+            codec.load_accelerator()
+        return cls(store, path, metadata, config)
 
     @classmethod
     def from_dict(cls, store: Any, data: dict, *, path: str = "") -> "Array":

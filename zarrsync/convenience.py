@@ -559,7 +559,7 @@ def open_like(a: Any, path: str, *, zarr_format: int | None = None, store: Any =
             raise ContainsGroupError(f"{node_path or '/'!r} in {st!r} is a group, not an array")
         if mode == "w-":
             raise ContainsArrayError(f"an array already exists at {node_path or '/'!r} in {st!r}")
-        return Array(st, node_path, md, kwargs.get("config"))
+        return Array.existing(st, node_path, md, kwargs.get("config"))
     if mode in ("r", "r+"):
         raise ArrayNotFoundError(f"no array at {node_path or '/'!r} in {st!r}")
     config = kwargs.pop("config", None)
@@ -646,7 +646,7 @@ def load(store: Any, path: str | None = None, zarr_format: int | None = None) ->
     if md is None:
         raise NodeNotFoundError(f"no array or group at {node_path or '/'!r} in {st!r}")
     if is_array_metadata(md):
-        return Array(st, node_path, md)[...]
+        return Array.existing(st, node_path, md)[...]
     return GroupLoader(cast(Group, open_node(st, node_path)))  # md is not an array's: a group's
 
 

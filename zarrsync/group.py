@@ -29,7 +29,7 @@ def open_node(store: Store, path: str) -> Array | "Group":
     md = read_metadata(store, path)
     if md is None:
         raise NodeNotFoundError(f"no array or group at {path or '/'!r} in {store!r}")
-    return Array(store, path, md) if is_array_metadata(md) else Group(store, path, md)
+    return Array.existing(store, path, md) if is_array_metadata(md) else Group(store, path, md)
 
 
 def like_arguments(a: Any, kwargs: dict) -> dict:

@@ -161,6 +161,11 @@ class Codec:
         """Encoded size for an input of ``nbytes`` (fixed-size codecs only)."""
         raise CodecError(f"codec {self.name!r} does not have a fixed encoded size")
 
+    def load_accelerator(self) -> None:
+        """Load the optional compiled accelerator this codec decodes with, if it has one (an
+        import; see the ``fast`` extra). Opening an array calls it, so that the first read does
+        not pay the import; otherwise the first use loads it."""
+
 
 class ArrayArrayCodec(Codec):
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> np.ndarray:

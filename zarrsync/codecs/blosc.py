@@ -70,7 +70,6 @@ class BloscCodec(BytesBytesCodec):
             raise CodecError(f"codec 'blosc': typesize must be a positive integer, got {self.typesize!r}")
         if not _is_int(self.blocksize) or not 0 <= self.blocksize <= 2**31 - 1:
             raise CodecError(f"codec 'blosc': blocksize must be a non-negative integer, got {self.blocksize!r}")
-        c_blosc()  # load the decoding accelerator (an import) now, not inside the first read
 
     @classmethod
     def from_config(cls, config):
@@ -94,6 +93,9 @@ class BloscCodec(BytesBytesCodec):
         if expected_size is not None and len(out) != expected_size:
             raise CorruptChunkError(f"codec 'blosc': decodes to {len(out)} bytes, the chunk holds {expected_size}")
         return out
+
+    def load_accelerator(self) -> None:
+        c_blosc()
 
     def decode_into(self, data, out: memoryview) -> None:
         blosc_decompress_into(data, out)

@@ -845,11 +845,14 @@ class Blosc(NumcodecsCodec):
         if not isinstance(clevel, int) or not 0 <= clevel <= 9:
             raise CodecError(f"codec 'blosc': clevel must be an integer 0..9, got {clevel!r}")
         self.cname, self.clevel, self.shuffle, self.blocksize = cname, clevel, shuffle, blocksize
-        c_blosc()  # load the decoding accelerator (an import) now, not inside the first read
 
     def get_config(self) -> dict:
         return {"id": self.codec_id, "cname": self.cname, "clevel": self.clevel, "shuffle": self.shuffle,
                 "blocksize": self.blocksize}
+
+    def load_accelerator(self) -> None:
+        """Load c-blosc, the optional decoding accelerator (the ``fast`` extra)."""
+        c_blosc()
 
     def encode(self, buf: Any) -> bytes:
         arr = ensure_ndarray(buf)

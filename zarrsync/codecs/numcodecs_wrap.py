@@ -59,6 +59,11 @@ class _Wrapped:
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and self.codec.get_config() == other.codec.get_config()
 
+    def load_accelerator(self) -> None:
+        load = getattr(self.codec, "load_accelerator", None)  # zarrsync's own numcodecs-style codecs
+        if load is not None:
+            load()
+
     def __hash__(self) -> int:
         return hash(self.name)
 

@@ -73,8 +73,9 @@ class VLenUTF8(NumcodecsCodec):
 
     codec_id = "vlen-utf8"
 
-    def __init__(self) -> None:
-        c_vlen()  # load the decoding accelerator (an import) now, not inside the first read
+    def load_accelerator(self) -> None:
+        """Load numcodecs' compiled vlen coder, the optional accelerator (the ``fast`` extra)."""
+        c_vlen()
 
     def encode(self, buf: Any) -> bytes:
         return bytes(pack_utf8(_flat(buf, "OTU"), self.codec_id))
@@ -88,8 +89,9 @@ class VLenBytes(NumcodecsCodec):
 
     codec_id = "vlen-bytes"
 
-    def __init__(self) -> None:
-        c_vlen()  # load the decoding accelerator (an import) now, not inside the first read
+    def load_accelerator(self) -> None:
+        """Load numcodecs' compiled vlen coder, the optional accelerator (the ``fast`` extra)."""
+        c_vlen()
 
     def encode(self, buf: Any) -> bytes:
         return bytes(pack_bytes(_flat(buf, "OS"), self.codec_id))

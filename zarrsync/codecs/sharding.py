@@ -70,6 +70,10 @@ class ShardingCodec(ArrayBytesCodec):
     chunk_shape: tuple[int, ...]
     codecs: tuple[Codec, ...] = (BytesCodec("little"),)
     index_codecs: tuple[Codec, ...] = (BytesCodec("little"), Crc32cCodec())
+
+    def load_accelerator(self) -> None:
+        for codec in self.codecs:
+            codec.load_accelerator()
     index_location: str = "end"
 
     def __post_init__(self):

@@ -596,8 +596,8 @@ class _VLen(ArrayBytesCodec):
     #: what it stores, for error messages
     what: ClassVar[str]
 
-    def __post_init__(self) -> None:
-        c_vlen()  # load the decoding accelerator (an import) now, not inside the first read
+    def load_accelerator(self) -> None:
+        c_vlen()
 
     def to_config(self) -> dict:
         return {}  # zarr-python writes (and some versions require) an empty configuration
