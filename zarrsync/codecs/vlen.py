@@ -125,11 +125,11 @@ def _c_decode(data: bytes, n: int, text: bool) -> np.ndarray | None:
     ``data``: had the items ended earlier, the appended prefix ``10 00 00 00`` would fall inside
     the extra item's length (too long for what is left) or inside its payload (a byte no
     capital letter is); had they ended later, its length would hold letters (too long). Only
-    trailing bytes that spell the 20 bytes of a frame of this call's letters, a 26**-16 chance
-    for data written before the letters were drawn, could pass.
+    trailing bytes that spell the 20 bytes of a frame of this call's letters, a chance of about
+    26**-16 for data written before the letters were drawn, could pass.
     """
     codecs = c_vlen()
-    if codecs is None:
+    if codecs is None or n >= _U32_MAX:  # the count must hold one more item
         return None
     mark = bytes(65 + b % 26 for b in os.urandom(16))
     total = len(data)
