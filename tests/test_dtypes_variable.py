@@ -1030,3 +1030,47 @@ def test_v2_blosc_after_an_object_codec_sees_one_byte_items(shuffle):
     assert ours[3] == theirs[3] == 1
     assert ours[2] & 0b101 == theirs[2] & 0b101  # the byte- and bit-shuffle flags
     assert numcodecs.VLenUTF8().decode(blosc.decode(ours)).tolist() == values.tolist()
+
+
+# --- chunks decoded straight into their place in the output (ArrayBytesCodec.decode_to) -----------
+
+def _text_grid(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pool = ["", "a", "é", "日本語", "🦆x", "a\x00", "Zarr", "x" * 40, "tab\there"]
+    flat = [f"{pool[k]}{i}" if i % 3 else pool[k] for i, k in enumerate(rng.integers(0, len(pool), int(np.prod(shape))))]
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(shape)
+
+
+@pytest.mark.parametrize("leg", ["python", "numcodecs"])
+@pytest.mark.parametrize("layout", ["1-d", "2-d", "2-d sharded", "v2 object", "v2 object F"])
+def test_string_chunks_decode_into_their_place(leg, layout, monkeypatch):
+    """Whole chunks (and whole inner chunks of shards) are decoded into the output in place:
+    contiguous places take the item list, strided ones (2-d chunks of a wider array) an array;
+    both vlen legs, StringDType and v2 object arrays, against a model."""
+    from zarrsync.codecs import vlen
+    if leg == "python":
+        monkeypatch.setattr(vlen, "c_vlen", lambda: None)
+    shape, chunks = ((400,), (50,)) if layout == "1-d" else ((6, 120), (3, 40))
+    kw: dict[str, Any] = {"shards": (6, 120)} if layout == "2-d sharded" else {}
+    if layout.startswith("v2"):
+        kw = {"zarr_format": 2, "dtype": object, "object_codec": {"id": "vlen-utf8"}, "order": "F" if "F" in layout else "C"}
+    else:
+        kw["dtype"] = str
+    model = _text_grid(shape, seed=len(layout))
+    a = zarrsync.create_array(MemoryStore(), shape=shape, chunks=chunks, fill_value="", **kw)
+    a[...] = model
+    b = zarrsync.open_array(a.store, mode="r")
+    whole = b[...]
+    assert whole.tolist() == model.tolist()
+    assert whole.dtype == StringDType()  # v2 vlen-utf8 object arrays read as strings too
+    if len(shape) == 2:
+        assert b[:, 40:120].tolist() == model[:, 40:120].tolist()  # whole chunks, strided places
+        assert b[1:5, 30:50].tolist() == model[1:5, 30:50].tolist()  # parts of chunks
+        out = np.empty((6, 120), dtype=whole.dtype)
+        b.get_basic_selection(..., out=out)
+        assert out.tolist() == model.tolist()
+    else:
+        assert b[100:300].tolist() == model[100:300].tolist()
+        assert b[::7].tolist() == model[::7].tolist()
