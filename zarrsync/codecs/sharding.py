@@ -70,10 +70,6 @@ class ShardingCodec(ArrayBytesCodec):
     chunk_shape: tuple[int, ...]
     codecs: tuple[Codec, ...] = (BytesCodec("little"),)
     index_codecs: tuple[Codec, ...] = (BytesCodec("little"), Crc32cCodec())
-
-    def load_accelerator(self) -> None:
-        for codec in self.codecs:
-            codec.load_accelerator()
     index_location: str = "end"
 
     def __post_init__(self):
@@ -90,6 +86,10 @@ class ShardingCodec(ArrayBytesCodec):
         if self.index_location not in ("start", "end"):
             raise CodecError(f"codec 'sharding_indexed': index_location must be 'start' or 'end', "
                              f"got {self.index_location!r}")
+
+    def load_accelerator(self) -> None:
+        for codec in self.codecs:  # the inner chunks' codecs
+            codec.load_accelerator()
 
     @classmethod
     def from_config(cls, config):

@@ -595,9 +595,17 @@ class _VLen(ArrayBytesCodec):
     kinds: ClassVar[str]
     #: what it stores, for error messages
     what: ClassVar[str]
+    #: items are text (``str``), else ``bytes``
+    text: ClassVar[bool]
 
     def load_accelerator(self) -> None:
         c_vlen()
+
+    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
+        return _to_dtype(unpack_items(data, spec.size, self.name, self.text), spec.dtype, spec.shape, self.name)
+
+    def decode_to(self, data, spec: ChunkSpec, dest: np.ndarray) -> None:
+        _place(unpack_items(data, spec.size, self.name, self.text), spec.dtype, dest, self.name)
 
     def to_config(self) -> dict:
         return {}  # zarr-python writes (and some versions require) an empty configuration
@@ -622,15 +630,10 @@ class VLenUTF8Codec(_VLen):
     name = "vlen-utf8"
     kinds = "OTU"
     what = "strings"
+    text = True
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytearray:
         return pack_utf8(self._flat(chunk, spec), self.name)
-
-    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
-        return _to_dtype(unpack_items(data, spec.size, self.name, True), spec.dtype, spec.shape, self.name)
-
-    def decode_to(self, data, spec: ChunkSpec, dest: np.ndarray) -> None:
-        _place(unpack_items(data, spec.size, self.name, True), spec.dtype, dest, self.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -640,12 +643,7 @@ class VLenBytesCodec(_VLen):
     name = "vlen-bytes"
     kinds = "OS"
     what = "byte strings"
+    text = False
 
     def encode(self, chunk: np.ndarray, spec: ChunkSpec) -> bytearray:
         return pack_bytes(self._flat(chunk, spec), self.name)
-
-    def decode(self, data, spec: ChunkSpec) -> np.ndarray:
-        return _to_dtype(unpack_items(data, spec.size, self.name, False), spec.dtype, spec.shape, self.name)
-
-    def decode_to(self, data, spec: ChunkSpec, dest: np.ndarray) -> None:
-        _place(unpack_items(data, spec.size, self.name, False), spec.dtype, dest, self.name)
