@@ -68,14 +68,18 @@ def _flat(buf: Any, kinds: str) -> np.ndarray:
     return arr.reshape(-1, order="A")
 
 
-class VLenUTF8(NumcodecsCodec):
-    """numcodecs ``VLenUTF8``: strings (``None`` and ``0`` written as ``""``)."""
-
-    codec_id = "vlen-utf8"
+class _VLenCodec(NumcodecsCodec):
+    """What ``VLenUTF8`` and ``VLenBytes`` share: numcodecs' compiled coder as an accelerator."""
 
     def load_accelerator(self) -> None:
         """Load numcodecs' compiled vlen coder, the optional accelerator (the ``fast`` extra)."""
         c_vlen()
+
+
+class VLenUTF8(_VLenCodec):
+    """numcodecs ``VLenUTF8``: strings (``None`` and ``0`` written as ``""``)."""
+
+    codec_id = "vlen-utf8"
 
     def encode(self, buf: Any) -> bytes:
         return bytes(pack_utf8(_flat(buf, "OTU"), self.codec_id))
@@ -84,14 +88,10 @@ class VLenUTF8(NumcodecsCodec):
         return fill_out(object_array(unpack_items(buf, None, self.codec_id, True)), out, self.codec_id)
 
 
-class VLenBytes(NumcodecsCodec):
+class VLenBytes(_VLenCodec):
     """numcodecs ``VLenBytes``: byte strings (``None`` and ``0`` written as ``b""``)."""
 
     codec_id = "vlen-bytes"
-
-    def load_accelerator(self) -> None:
-        """Load numcodecs' compiled vlen coder, the optional accelerator (the ``fast`` extra)."""
-        c_vlen()
 
     def encode(self, buf: Any) -> bytes:
         return bytes(pack_bytes(_flat(buf, "OS"), self.codec_id))
