@@ -219,6 +219,9 @@ class BytesBytesCodec(Codec):
         raise NotImplementedError
 
     def encode(self, data: BytesLike, spec: ChunkSpec) -> BytesLike:
+        """Encode; the result may be a view of a per-thread buffer that this thread's next
+        encode reuses (as :meth:`CodecPipeline.encode <zarrsync.codecs.chain.CodecPipeline.encode>`
+        may return), and ``data`` may be such a view of an earlier codec's buffer."""
         raise NotImplementedError
 
     def decode(self, data: BytesLike, spec: ChunkSpec, max_size: int | None) -> BytesLike:

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 from ..errors import CodecError, CorruptChunkError
 from .base import BytesBytesCodec, ChunkSpec, bounded_size, check_config
-from .blosc1 import CNAMES, blosc_compress, blosc_decompress, blosc_decompress_into, c_blosc
+from .blosc1 import CNAMES, blosc_compress_view, blosc_decompress, blosc_decompress_into, c_blosc
 
 __all__ = ["BloscCodec", "SHUFFLE_NAMES"]
 
@@ -83,10 +83,12 @@ class BloscCodec(BytesBytesCodec):
         config.update(cname=self.cname, clevel=self.clevel, shuffle=self.shuffle, blocksize=self.blocksize)
         return config
 
-    def encode(self, data, spec: ChunkSpec) -> bytes:
+    def encode(self, data, spec: ChunkSpec) -> memoryview:
+        """The chunk; a view of this thread's buffer, valid until its next encode (see
+        :meth:`CodecPipeline.encode <zarrsync.codecs.chain.CodecPipeline.encode>`)."""
         typesize = self.typesize if self.typesize is not None else spec.dtype.itemsize
-        return blosc_compress(data, typesize, self.cname, self.clevel, SHUFFLE_NAMES.index(self.shuffle),
-                              self.blocksize)
+        return blosc_compress_view(data, typesize, self.cname, self.clevel, SHUFFLE_NAMES.index(self.shuffle),
+                                   self.blocksize)
 
     def decode(self, data, spec: ChunkSpec, expected_size: int | None) -> bytes:
         out = blosc_decompress(data, bounded_size(spec, expected_size))

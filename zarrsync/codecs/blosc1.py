@@ -4,7 +4,8 @@ Written with numpy, ``lz4.block``, ``zstandard`` and ``zlib`` only; c-blosc is n
 numcodecs is installed (the ``blosc`` extra), its c-blosc decodes chunks that pass this module's
 header and block-offset checks (:func:`c_blosc`); the bytes are the same, only sooner. Encoding
 always uses this module: its lz4 and zstd streams come from other builds than c-blosc's, so a
-c-blosc encoder could not write the same bytes.
+c-blosc encoder could not write the same bytes. lz4 splits are compressed in place through the
+``lz4`` package's own library (:mod:`.lz4_direct`), which writes ``lz4.block``'s bytes.
 ``SPEC_CHECKLIST`` §5 is the reference this module follows.
 
 Layout of one chunk (all integers little-endian)::
@@ -60,11 +61,13 @@ import zstandard
 
 from ..errors import CodecError, CorruptChunkError
 from .chain import scratch
+from .lz4_direct import lz4_compressor
 from .zstd import lend_compressor
 
-__all__ = ["blosc_compress", "blosc_decompress", "blosc_decompress_into", "CNAMES", "CODEC_IDS"]
+__all__ = ["blosc_compress", "blosc_compress_view", "blosc_decompress", "blosc_decompress_into", "CNAMES", "CODEC_IDS"]
 
 HEADER = struct.Struct("<BBBBIII")
+_I32 = struct.Struct("<i")
 MAX_OVERHEAD = 16
 MAX_BUFFERSIZE = 2**31 - 1 - MAX_OVERHEAD
 MIN_BUFFERSIZE = 128
@@ -523,6 +526,13 @@ def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, b
     >>> chunk[:4].hex(), len(chunk) < 1000  # version 2, lz4 1, flags: lz4, byte shuffle; typesize 4
     ('02012104', True)
     """
+    return bytes(blosc_compress_view(data, typesize, cname, clevel, shuffle, blocksize))
+
+
+def blosc_compress_view(data, typesize: int, cname: str, clevel: int, shuffle: int, blocksize: int = 0) -> memoryview:
+    """:func:`blosc_compress`, as a read-only view of a per-thread buffer that this thread's
+    next call reuses: what a codec chain hands its store (no copy, and no fresh pages to fault
+    in for every chunk)."""
     if cname not in CODEC_IDS:
         raise CodecError(f"codec 'blosc': unknown cname {cname!r}, expected one of {list(CNAMES)}")
     if cname not in _WRITABLE:
@@ -548,29 +558,36 @@ def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, b
     flags = ((0 if _splits(cname, ts, bs) else DONT_SPLIT) | (CODEC_IDS[cname] << 5)
              | (DOSHUFFLE if shuffle == 1 else DOBITSHUFFLE if shuffle == 2 else 0))
     if clevel > 0 and nbytes >= MIN_BUFFERSIZE:
-        chunk = _compress_blocks(src, ts, cname, clevel, flags, bs)
-        if chunk is not None:
-            return chunk
+        # no split starts past nbytes + 16 (the loop stops there) or writes more than 4 + bs bytes
+        out = scratch(nbytes + MAX_OVERHEAD + 4 + bs, "blosc-out")
+        if np.may_share_memory(out, src):  # compressing this thread's last result again
+            out = np.empty(len(out), np.uint8)
+        size = _compress_blocks(src, ts, cname, clevel, flags, bs, out)
+        if size:
+            return memoryview(out[:size]).toreadonly()
     header = HEADER.pack(2, 1, flags | MEMCPYED, ts, nbytes, bs, nbytes + MAX_OVERHEAD)
-    return header + src.tobytes()
+    return memoryview(header + src.tobytes())
 
 
-def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: int, bs: int) -> bytes | None:
-    """The compressed chunk, or None where c-blosc stores it MEMCPYED: when the chunk, counted
-    split by split, would outgrow ``nbytes + 16`` bytes. A split that does not shrink is stored
-    raw (csize == its size)."""
+def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: int, bs: int, out: np.ndarray) -> int:
+    """Write the compressed chunk into ``out`` (at least ``nbytes + 20 + bs`` bytes) and return
+    its size; 0 where c-blosc stores it MEMCPYED: when the chunk, counted split by split, would
+    outgrow ``nbytes + 16`` bytes. A split that does not shrink is stored raw (csize == its
+    size). lz4 splits are compressed in place by :mod:`.lz4_direct` where it can, with no
+    allocation or copy per split."""
     nbytes = len(src)
     nblocks = -(-nbytes // bs)
     limit = nbytes + MAX_OVERHEAD
     pos = MAX_OVERHEAD + 4 * nblocks
-    bstarts = np.empty(nblocks, "<i4")
-    pieces = []
+    bstarts = out[MAX_OVERHEAD:pos].view("<i4")
     split = not flags & DONT_SPLIT
     byte_shuffle = flags & DOSHUFFLE and ts > 1
     full = nbytes // bs  # blocks of bs bytes (bs is a multiple of ts)
     # all full blocks shuffled in one pass, into per-thread buffers (fresh ones cost page faults)
     shuffled = _byte_shuffle(src[:full * bs], ts, scratch(full * bs, "blosc-shuffled"), full) \
         if byte_shuffle and full > 1 else None
+    lz4c = lz4_compressor() if cname == "lz4" else None
+    out_addr = out.ctypes.data
     for j in range(nblocks):
         block = src[j * bs:(j + 1) * bs]
         size = len(block)
@@ -583,15 +600,21 @@ def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: i
         nsplits = ts if split and size == bs else 1
         part = size // nsplits
         bstarts[j] = pos
+        block_addr = block.ctypes.data if lz4c is not None else 0
         for k in range(nsplits):
-            raw = block[k * part:(k + 1) * part]
-            comp = _compress_split(cname, clevel, raw.data)
-            if len(comp) >= part:  # incompressible: store the split raw
-                comp = raw.tobytes()
-            pos += 4 + len(comp)
+            # csize < part, else the split is stored raw (0: it did not fit in part - 1 bytes)
+            if lz4c is not None:
+                csize = lz4c.compress(block_addr + k * part, out_addr + pos + 4, part, part - 1, 10 - clevel)
+            else:
+                comp = _compress_split(cname, clevel, block[k * part:(k + 1) * part].data)
+                csize = len(comp) if len(comp) < part else 0
+                out[pos + 4:pos + 4 + csize] = np.frombuffer(comp, np.uint8, csize)
+            if not csize:
+                csize = part
+                out[pos + 4:pos + 4 + part] = block[k * part:(k + 1) * part]
+            _I32.pack_into(out, pos, csize)
+            pos += 4 + csize
             if pos > limit:
-                return None
-            pieces.append(len(comp).to_bytes(4, "little"))
-            pieces.append(comp)
-    header = HEADER.pack(2, 1, flags, ts, nbytes, bs, pos)
-    return b"".join([header, bstarts.tobytes(), *pieces])
+                return 0
+    HEADER.pack_into(out, 0, 2, 1, flags, ts, nbytes, bs, pos)
+    return pos
