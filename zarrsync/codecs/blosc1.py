@@ -64,7 +64,8 @@ from .chain import scratch
 from .lz4_direct import lz4_compressor
 from .zstd import lend_compressor
 
-__all__ = ["blosc_compress", "blosc_compress_view", "blosc_decompress", "blosc_decompress_into", "CNAMES", "CODEC_IDS"]
+__all__ = ["blosc_compress", "blosc_compress_view", "blosc_decompress", "blosc_decompress_into", "CNAMES",
+           "CODEC_IDS"]
 
 HEADER = struct.Struct("<BBBBIII")
 _I32 = struct.Struct("<i")
@@ -557,16 +558,16 @@ def blosc_compress_view(data, typesize: int, cname: str, clevel: int, shuffle: i
     bs = _compute_blocksize(cname, clevel, ts, nbytes, blocksize)
     flags = ((0 if _splits(cname, ts, bs) else DONT_SPLIT) | (CODEC_IDS[cname] << 5)
              | (DOSHUFFLE if shuffle == 1 else DOBITSHUFFLE if shuffle == 2 else 0))
-    if clevel > 0 and nbytes >= MIN_BUFFERSIZE:
-        # no split starts past nbytes + 16 (the loop stops there) or writes more than 4 + bs bytes
-        out = scratch(nbytes + MAX_OVERHEAD + 4 + bs, "blosc-out")
-        if np.may_share_memory(out, src):  # compressing this thread's last result again
-            out = np.empty(len(out), np.uint8)
-        size = _compress_blocks(src, ts, cname, clevel, flags, bs, out)
-        if size:
-            return memoryview(out[:size]).toreadonly()
-    header = HEADER.pack(2, 1, flags | MEMCPYED, ts, nbytes, bs, nbytes + MAX_OVERHEAD)
-    return memoryview(header + src.tobytes())
+    # no split starts past nbytes + 16 (the loop stops there) or writes more than 4 + bs bytes
+    out = scratch(nbytes + MAX_OVERHEAD + 4 + bs, "blosc-out")
+    if np.may_share_memory(out, src):  # compressing this thread's last result again
+        out = np.empty(len(out), np.uint8)
+    size = _compress_blocks(src, ts, cname, clevel, flags, bs, out) if clevel > 0 and nbytes >= MIN_BUFFERSIZE else 0
+    if not size:  # stored as it is
+        size = nbytes + MAX_OVERHEAD
+        HEADER.pack_into(out, 0, 2, 1, flags | MEMCPYED, ts, nbytes, bs, size)
+        out[MAX_OVERHEAD:size] = src
+    return memoryview(out[:size]).toreadonly()
 
 
 def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: int, bs: int, out: np.ndarray) -> int:
