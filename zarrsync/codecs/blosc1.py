@@ -490,9 +490,14 @@ def _compute_blocksize(cname: str, clevel: int, typesize: int, nbytes: int, forc
     return bs
 
 
+def _lz4_acceleration(clevel: int) -> int:
+    """The LZ4 acceleration c-blosc 1.x uses for a clevel."""
+    return 10 - clevel
+
+
 def _compress_split(cname: str, clevel: int, data) -> bytes:
     if cname == "lz4":
-        return lz4.block.compress(data, mode="fast", acceleration=10 - clevel, store_size=False)
+        return lz4.block.compress(data, mode="fast", acceleration=_lz4_acceleration(clevel), store_size=False)
     if cname == "lz4hc":
         return lz4.block.compress(data, mode="high_compression", compression=clevel, store_size=False)
     if cname == "zstd":
@@ -588,6 +593,7 @@ def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: i
     shuffled = _byte_shuffle(src[:full * bs], ts, scratch(full * bs, "blosc-shuffled"), full) \
         if byte_shuffle and full > 1 else None
     lz4c = lz4_compressor() if cname == "lz4" else None
+    acceleration = _lz4_acceleration(clevel)
     out_addr = out.ctypes.data
     for j in range(nblocks):
         block = src[j * bs:(j + 1) * bs]
@@ -605,7 +611,7 @@ def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: i
         for k in range(nsplits):
             # csize < part, else the split is stored raw (0: it did not fit in part - 1 bytes)
             if lz4c is not None:
-                csize = lz4c.compress(block_addr + k * part, out_addr + pos + 4, part, part - 1, 10 - clevel)
+                csize = lz4c.compress(block_addr + k * part, out_addr + pos + 4, part, part - 1, acceleration)
             else:
                 comp = _compress_split(cname, clevel, block[k * part:(k + 1) * part].data)
                 csize = len(comp) if len(comp) < part else 0
