@@ -1,7 +1,8 @@
 """Blosc1 (``zarrsync.codecs.blosc1``) and the v3 ``blosc`` codec, with numcodecs as the oracle.
 
 numcodecs' Blosc wraps c-blosc 1.x: every chunk it writes must decode exactly with the pure-numpy
-decoder, and every chunk zarrsync writes must decode exactly with numcodecs.
+decoder, and every chunk zarrsync writes must decode exactly with numcodecs; lz4 and zlib chunks
+must be numcodecs' byte for byte.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import itertools
 import json
 import random
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 
@@ -25,6 +28,7 @@ with warnings.catch_warnings():
 
 import zarrsync
 from zarrsync.codecs.base import ChunkSpec
+from zarrsync.codecs import blosc1, cblosc
 from zarrsync.codecs.blosc import BloscCodec
 from zarrsync.codecs.blosc1 import _bit_shuffle, _byte_shuffle, blosc_compress, blosc_decompress, \
     blosc_decompress_into
@@ -35,9 +39,9 @@ numcodecs.blosc.use_threads = False
 
 @pytest.fixture(autouse=True, params=["numpy", "c-blosc"])
 def decoder(request, monkeypatch) -> str:
-    """Every test runs twice: decoding with the numpy decoder alone, and with numcodecs' c-blosc
-    accelerating it (the default when numcodecs is installed). Both must give the same bytes and
-    the same errors."""
+    """Every test runs twice: coding with numpy alone, and with numcodecs' c-blosc accelerating
+    decoding and lz4 encoding (the default when numcodecs is installed). Both must give the same
+    bytes and the same errors."""
     from zarrsync.codecs import blosc1
     if request.param == "numpy":
         monkeypatch.setattr(blosc1, "c_blosc", lambda: None)
@@ -179,12 +183,13 @@ def test_encode_decodes_with_numcodecs(cname, shuffle):
         assert (version, versionlz, ts, nbytes, cbytes) == (2, 1, typesize, size, len(chunk))
         # c-blosc's framing: the same flags (but MEMCPYED, which depends on the compressed
         # sizes), typesize and block size as numcodecs; with zlib, whose library gives the same
-        # deflate stream, the very same bytes
+        # deflate stream, and lz4, compressed with c-blosc's LZ4_compress_fast call, the very
+        # same bytes
         reference = nc_encode(data, cname, clevel, shuffle, typesize)
         ref_flags, ref_bs = reference[2], HEADER.unpack_from(reference)[5]
         assert (flags & ~0x02, HEADER.unpack_from(chunk)[5]) == (ref_flags & ~0x02, ref_bs)
         assert bool(flags & 0x10) == (cname == "zstd" or typesize > 16 or ref_bs // typesize < 128)
-        if cname == "zlib":
+        if cname in ("zlib", "lz4"):
             assert chunk == reference
         if size == 0:
             # numcodecs cannot decode even its own empty chunk; ours is byte-identical to it
@@ -430,8 +435,9 @@ def test_the_accelerator_decodes_when_present_and_the_numpy_decoder_takes_what_i
     format allows (version 1, as c-blosc before 1.0 wrote) is decoded by numpy; either way the
     bytes are the data, and ``accelerate=False`` never calls c-blosc."""
     calls = []
-    real = numcodecs.blosc.decompress
-    monkeypatch.setattr(numcodecs.blosc, "decompress", lambda src, dest=None: calls.append(len(src)) or real(src, dest))
+    real = cblosc.CBlosc.decompress_into
+    monkeypatch.setattr(cblosc.CBlosc, "decompress_into", lambda self, chunk, out: calls.append(len(chunk))
+                        or real(self, chunk, out))
     chunk, data = _valid()
     assert blosc_decompress(chunk, len(data)) == data
     assert len(calls) == (decoder == "c-blosc")
@@ -440,8 +446,93 @@ def test_the_accelerator_decodes_when_present_and_the_numpy_decoder_takes_what_i
     assert bytes(out) == data and len(calls) == (decoder == "c-blosc")
     old_version = _set_header(chunk, version=1)
     assert blosc_decompress(old_version, len(data)) == data
+    assert len(calls) == 2 * (decoder == "c-blosc")  # c-blosc was asked, and refused it
     with pytest.raises(RuntimeError):
-        real(old_version)  # c-blosc itself refuses it
+        numcodecs.blosc.decompress(old_version)  # as numcodecs' c-blosc refuses it
+
+
+def test_the_accelerator_encodes_lz4_only_and_only_when_asked(decoder, monkeypatch):
+    calls = []
+    real = cblosc.CBlosc.compress_into
+    monkeypatch.setattr(cblosc.CBlosc, "compress_into", lambda self, src, *args: calls.append(args[1])
+                        or real(self, src, *args))
+    data = make_data(300001, 4)
+    for cname in WRITABLE:
+        for accelerate in (True, False):
+            chunk = blosc_compress(data, 4, cname, 5, 1, accelerate=accelerate)
+            assert blosc_decompress(chunk, len(data)) == data
+    assert calls == (["lz4"] if decoder == "c-blosc" else [])
+
+
+@pytest.mark.parametrize("typesize", [1, 2, 4, 8, 16, 32, 3])
+def test_c_blosc_and_numpy_write_the_same_lz4_chunks(decoder, typesize):
+    rng = np.random.default_rng(typesize)
+    for case in range(24):
+        size = int(rng.choice([0, 1, 127, 128, 129, 4096, 65536 + 7, 300001, 1 << 20]))
+        clevel, shuffle = int(rng.integers(0, 10)), int(rng.integers(0, 3))
+        blocksize = int(rng.choice([0, 0, 128, 1000, 4096, 65536]))
+        data = make_data(size, case)
+        chunk = blosc_compress(data, typesize, "lz4", clevel, shuffle, blocksize)
+        assert chunk == blosc_compress(data, typesize, "lz4", clevel, shuffle, blocksize, accelerate=False)
+        assert chunk == nc_encode(data, "lz4", clevel, shuffle, typesize, blocksize), (size, clevel, shuffle, blocksize)
+
+
+def test_a_c_blosc_that_writes_other_bytes_is_not_used(monkeypatch):
+    monkeypatch.setattr(blosc1, "c_blosc", cblosc.load)  # with c-blosc, whichever decoder the fixture chose
+    blosc = blosc1.c_blosc()
+    real = cblosc.CBlosc.compress_into
+
+    def other_bytes(self, src, *args):
+        size = real(self, src, *args)
+        args[-1][size - 1] ^= 1  # the last byte of the chunk
+        return size
+
+    assert blosc1._encodes_as_numpy(blosc)
+    monkeypatch.setattr(cblosc.CBlosc, "compress_into", other_bytes)
+    blosc1._encodes_as_numpy.cache_clear()
+    try:
+        assert not blosc1._encodes_as_numpy(blosc) and blosc1._c_encoder() is None
+        data = make_data(300001, 2)
+        assert blosc_compress(data, 4, "lz4", 5, 1) == nc_encode(data, "lz4", 5, 1, 4)
+    finally:
+        monkeypatch.undo()
+        blosc1._encodes_as_numpy.cache_clear()
+    assert blosc1._c_encoder() is blosc
+
+
+def test_a_chunk_whose_header_c_blosc_writes_otherwise_is_encoded_by_numpy(monkeypatch):
+    # past the probes, each chunk's header is checked: a block size other than the numpy
+    # path's (as a changed c-blosc default would give) sends that chunk to numpy
+    monkeypatch.setattr(blosc1, "c_blosc", cblosc.load)
+    blosc = blosc1.c_blosc()
+    assert blosc1._c_encoder() is blosc
+    real = cblosc.CBlosc.compress_into
+    calls = []
+
+    def other_blocksize(self, src, typesize, cname, clevel, shuffle, blocksize, out):
+        calls.append(len(src))
+        return real(self, src, typesize, cname, clevel, shuffle, blocksize or 8192, out)
+
+    monkeypatch.setattr(cblosc.CBlosc, "compress_into", other_blocksize)
+    data = make_data(300001, 3)
+    chunk = blosc_compress(data, 2, "lz4", 5, 1)
+    assert calls == [len(data)]
+    assert chunk == nc_encode(data, "lz4", 5, 1, 2) != nc_encode(data, "lz4", 5, 1, 2, 8192)
+
+
+def test_c_blosc_is_found_without_importing_numcodecs():
+    code = ("import sys\n"
+            "from zarrsync.codecs import blosc1\n"
+            "assert blosc1.c_blosc() is not None and blosc1._c_encoder() is not None\n"
+            "assert 'numcodecs' not in sys.modules\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    blocked = ("import sys\n"
+               "sys.modules['numcodecs'] = None\n"  # any import of it fails: as if not installed
+               "from zarrsync.codecs import blosc1\n"
+               "assert blosc1.c_blosc() is None and blosc1._c_encoder() is None\n")
+    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
 
 
 def test_snappy_chunks_raise_codec_error_naming_snappy():

@@ -1,11 +1,12 @@
 """Blosc1: the chunk format written by c-blosc 1.x (numcodecs ``Blosc``, the v3 ``blosc`` codec).
 
-Written with numpy, ``lz4.block``, ``zstandard`` and ``zlib`` only; c-blosc is not needed. When
-numcodecs is installed (the ``blosc`` extra), its c-blosc decodes chunks that pass this module's
-header and block-offset checks (:func:`c_blosc`); the bytes are the same, only sooner. Encoding
-always uses this module: its lz4 and zstd streams come from other builds than c-blosc's, so a
-c-blosc encoder could not write the same bytes. lz4 splits are compressed in place through the
-``lz4`` package's own library (:mod:`.lz4_direct`), which writes ``lz4.block``'s bytes.
+Written with numpy, ``lz4``, ``zstandard`` and ``zlib`` only; c-blosc is not needed. When
+numcodecs is installed (the ``fast`` extra), its c-blosc (:mod:`.cblosc`, loaded through ctypes
+without importing numcodecs) decodes the chunks that pass this module's header and block-offset
+checks, and encodes lz4 chunks: the bytes are the same, only sooner. lz4 splits are compressed as
+c-blosc compresses them, with ``LZ4_compress_fast`` in place (:mod:`.lz4_direct`), so an lz4
+chunk is numcodecs' byte for byte with or without c-blosc; c-blosc's lz4hc and zstd builds differ
+from the ``lz4`` and ``zstandard`` modules', so those are always encoded here.
 ``SPEC_CHECKLIST`` §5 is the reference this module follows.
 
 Layout of one chunk (all integers little-endian)::
@@ -41,9 +42,9 @@ Compatibility: :func:`blosc_decompress` reads every chunk c-blosc 1.x writes wit
 lz4hc, zlib and zstd (snappy raises :class:`CodecError`). :func:`blosc_compress` writes lz4, lz4hc,
 zlib and zstd chunks framed as c-blosc 1.x frames them: the same block size, splits (every codec
 but zstd cuts full blocks into byte planes), raw splits and MEMCPYED fallback, so the header and
-layout equal numcodecs' for the same input; the compressed streams are those of the ``lz4``,
-``zstandard`` and ``zlib`` modules, so the bytes equal numcodecs' where those libraries produce
-c-blosc's streams (zlib does here; lz4 and zstd builds differ). Malformed input
+layout equal numcodecs' for the same input; the bytes equal numcodecs' where the libraries give
+c-blosc's streams: lz4 (the same ``LZ4_compress_fast`` call) and zlib do here, lz4hc and zstd
+builds differ. Malformed input
 always raises :class:`CorruptChunkError`, and decoding never allocates more than the limit given.
 """
 
@@ -61,7 +62,8 @@ import zstandard
 
 from ..errors import CodecError, CorruptChunkError
 from .chain import scratch
-from .lz4_direct import lz4_compressor
+from . import cblosc
+from .lz4_direct import lz4_compress_fast
 from .zstd import lend_compressor
 
 __all__ = ["blosc_compress", "blosc_compress_view", "blosc_decompress", "blosc_decompress_into", "CNAMES",
@@ -364,15 +366,10 @@ def blosc_decompress(buf, max_size: int, accelerate: bool = True) -> bytes:
     return out.tobytes()
 
 
-@functools.cache
-def c_blosc() -> Any:
-    """numcodecs' c-blosc module when numcodecs is installed (the optional accelerator of
-    decoding), else None."""
-    try:
-        from numcodecs import blosc
-    except Exception:  # noqa: BLE001 - not installed, or broken: decode with numpy
-        return None
-    return blosc
+def c_blosc() -> cblosc.CBlosc | None:
+    """numcodecs' c-blosc (:func:`.cblosc.load`) when numcodecs is installed, the optional
+    accelerator of decoding and of lz4 encoding; else None."""
+    return cblosc.load()
 
 
 def _c_decode(buf: memoryview, out: np.ndarray) -> bool:
@@ -381,13 +378,7 @@ def _c_decode(buf: memoryview, out: np.ndarray) -> bool:
     names what is wrong, or reads what c-blosc does not: version-1 chunks, for one). Decoded
     bytes are the same either way; c-blosc unshuffles with SIMD and never holds the GIL."""
     blosc = c_blosc()
-    if blosc is None:
-        return False
-    try:
-        blosc.decompress(buf, out)
-    except Exception:  # noqa: BLE001 - any refusal: the numpy decoder decides
-        return False
-    return True
+    return blosc is not None and blosc.decompress_into(np.frombuffer(buf, np.uint8), out)
 
 
 def _decode_body(buf: memoryview, out: np.ndarray, accelerate: bool = True) -> None:
@@ -507,7 +498,8 @@ def _compress_split(cname: str, clevel: int, data) -> bytes:
     return zlib.compress(data, clevel)
 
 
-def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, blocksize: int = 0) -> bytes:
+def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, blocksize: int = 0,
+                   accelerate: bool = True) -> bytes:
     """Encode ``data`` as one Blosc1 chunk that c-blosc and numcodecs can read.
 
     Parameters
@@ -525,6 +517,9 @@ def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, b
         0 none, 1 byte shuffle, 2 bit shuffle.
     blocksize
         Bytes per block; 0 picks one as c-blosc would.
+    accelerate
+        Let numcodecs' c-blosc encode lz4 chunks when numcodecs is installed and writes the same
+        bytes (checked on probes when it is first used); ``False`` always uses numpy.
 
     Example
     -------
@@ -532,10 +527,11 @@ def blosc_compress(data, typesize: int, cname: str, clevel: int, shuffle: int, b
     >>> chunk[:4].hex(), len(chunk) < 1000  # version 2, lz4 1, flags: lz4, byte shuffle; typesize 4
     ('02012104', True)
     """
-    return bytes(blosc_compress_view(data, typesize, cname, clevel, shuffle, blocksize))
+    return bytes(blosc_compress_view(data, typesize, cname, clevel, shuffle, blocksize, accelerate))
 
 
-def blosc_compress_view(data, typesize: int, cname: str, clevel: int, shuffle: int, blocksize: int = 0) -> memoryview:
+def blosc_compress_view(data, typesize: int, cname: str, clevel: int, shuffle: int, blocksize: int = 0,
+                        accelerate: bool = True) -> memoryview:
     """:func:`blosc_compress`, as a read-only view of a per-thread buffer that this thread's
     next call reuses: what a codec chain hands its store (no copy, and no fresh pages to fault
     in for every chunk)."""
@@ -567,12 +563,47 @@ def blosc_compress_view(data, typesize: int, cname: str, clevel: int, shuffle: i
     out = scratch(nbytes + MAX_OVERHEAD + 4 + bs, "blosc-out")
     if np.may_share_memory(out, src):  # compressing this thread's last result again
         out = np.empty(len(out), np.uint8)
+    blosc = _c_encoder() if accelerate and cname == "lz4" else None
+    if blosc is not None:  # c-blosc writes this function's bytes, in one call without the GIL
+        size = blosc.compress_into(src, ts, cname, clevel, shuffle, blocksize, out)
+        if size and HEADER.unpack_from(out) == (2, 1, flags | (out[2] & MEMCPYED), ts, nbytes, bs, size):
+            return memoryview(out[:size]).toreadonly()
     size = _compress_blocks(src, ts, cname, clevel, flags, bs, out) if clevel > 0 and nbytes >= MIN_BUFFERSIZE else 0
     if not size:  # stored as it is
         size = nbytes + MAX_OVERHEAD
         HEADER.pack_into(out, 0, 2, 1, flags | MEMCPYED, ts, nbytes, bs, size)
         out[MAX_OVERHEAD:size] = src
     return memoryview(out[:size]).toreadonly()
+
+
+def _c_encoder() -> cblosc.CBlosc | None:
+    """c-blosc, where it encodes lz4 chunks byte for byte as this module does (checked once per
+    library on probe chunks; each chunk's header is checked too), else None."""
+    blosc = c_blosc()
+    return blosc if blosc is not None and _encodes_as_numpy(blosc) else None
+
+
+@functools.cache
+def _encodes_as_numpy(blosc: cblosc.CBlosc) -> bool:
+    """Whether ``blosc`` writes the numpy path's lz4 chunks on probes that cover split and unsplit
+    blocks, the three shuffles, raw splits, a forced block size and the MEMCPYED fallback."""
+    if lz4_compress_fast() is None:  # the numpy path uses lz4.block, whose bytes differ
+        return False
+    ramp = np.arange(20001, dtype="<u4") // 7  # one full block of 64 KiB, one short
+    mix = np.arange(9001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # a hash: bytes lz4 cannot shrink
+    mix ^= mix >> np.uint64(29)
+    noise = ((mix * np.uint64(0xBF58476D1CE4E5B9)) >> np.uint64(56)).astype(np.uint8)
+    half = np.concatenate([noise, np.zeros(70000, np.uint8)])  # raw splits beside compressed ones
+    probes = [(ramp, 4, 5, 1, 0), (ramp, 2, 9, 2, 0), (ramp, 8, 1, 0, 4096), (ramp[:300], 4, 5, 1, 0),
+              (ramp, 32, 3, 1, 0), (half, 2, 5, 1, 0), (noise, 2, 5, 1, 0), (ramp[:20], 4, 5, 1, 0),
+              (ramp, 4, 0, 1, 0)]
+    for data, ts, clevel, shuffle, blocksize in probes:
+        src = np.frombuffer(data.tobytes(), np.uint8)
+        out = np.empty(len(src) + MAX_OVERHEAD, np.uint8)
+        size = blosc.compress_into(src, ts, "lz4", clevel, shuffle, blocksize, out)
+        if bytes(out[:size]) != blosc_compress(src, ts, "lz4", clevel, shuffle, blocksize, accelerate=False):
+            return False
+    return True
 
 
 def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: int, bs: int, out: np.ndarray) -> int:
@@ -592,7 +623,7 @@ def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: i
     # all full blocks shuffled in one pass, into per-thread buffers (fresh ones cost page faults)
     shuffled = _byte_shuffle(src[:full * bs], ts, scratch(full * bs, "blosc-shuffled"), full) \
         if byte_shuffle and full > 1 else None
-    lz4c = lz4_compressor() if cname == "lz4" else None
+    lz4_fast = lz4_compress_fast() if cname == "lz4" else None
     acceleration = _lz4_acceleration(clevel)
     out_addr = out.ctypes.data
     for j in range(nblocks):
@@ -607,11 +638,11 @@ def _compress_blocks(src: np.ndarray, ts: int, cname: str, clevel: int, flags: i
         nsplits = ts if split and size == bs else 1
         part = size // nsplits
         bstarts[j] = pos
-        block_addr = block.ctypes.data if lz4c is not None else 0
+        block_addr = block.ctypes.data if lz4_fast is not None else 0
         for k in range(nsplits):
             # csize < part, else the split is stored raw (0: it did not fit in part - 1 bytes)
-            if lz4c is not None:
-                csize = lz4c.compress(block_addr + k * part, out_addr + pos + 4, part, part - 1, acceleration)
+            if lz4_fast is not None:
+                csize = lz4_fast(block_addr + k * part, out_addr + pos + 4, part, part - 1, acceleration)
             else:
                 comp = _compress_split(cname, clevel, block[k * part:(k + 1) * part].data)
                 csize = len(comp) if len(comp) < part else 0

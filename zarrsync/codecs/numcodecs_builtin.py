@@ -49,6 +49,7 @@ from ..errors import CodecError, CorruptChunkError
 from .base import decompress_streams
 from .blosc1 import blosc_compress, blosc_decompress, blosc_decompress_into, c_blosc
 from .gzip import gunzip
+from .lz4_direct import lz4_compress_fast
 from .numcodecs_api import NumcodecsCodec, ensure_contiguous_bytes, ensure_ndarray, fill_out, register_codec
 from .zstd import clamp_level, zstd_decompress
 
@@ -262,8 +263,17 @@ class LZ4(NumcodecsCodec):
         data = ensure_contiguous_bytes(buf)
         if data.nbytes > 0x7E000000:  # LZ4_MAX_INPUT_SIZE
             raise CodecError(f"codec 'lz4': {data.nbytes} bytes exceed the LZ4 block limit")
-        # lz4 treats acceleration < 1 as 1, as numcodecs' direct LZ4_compress_fast call does
-        return lz4.block.compress(data, mode="fast", acceleration=max(1, self.acceleration), store_size=True)
+        # LZ4 takes an acceleration under 1 as 1 and over 65537 as 65537, numcodecs' call included
+        acceleration = min(max(1, self.acceleration), 65537)
+        compress = lz4_compress_fast()
+        if compress is None:  # another build of lz4: valid blocks, but not numcodecs' bytes
+            return lz4.block.compress(data, mode="fast", acceleration=acceleration, store_size=True)
+        # numcodecs' own call, so numcodecs' bytes (see .lz4_direct)
+        size = data.nbytes
+        out = np.empty(4 + size + size // 255 + 16, np.uint8)  # room for LZ4_compressBound(size)
+        out[:4].view("<u4")[0] = size
+        n = compress(data.ctypes.data, out.ctypes.data + 4, size, len(out) - 4, acceleration)
+        return out[:4 + n].tobytes()
 
     def decode(self, buf, out=None):
         data = ensure_contiguous_bytes(buf)
