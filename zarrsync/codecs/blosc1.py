@@ -44,8 +44,8 @@ zlib and zstd chunks framed as c-blosc 1.x frames them: the same block size, spl
 but zstd cuts full blocks into byte planes), raw splits and MEMCPYED fallback, so the header and
 layout equal numcodecs' for the same input; the bytes equal numcodecs' where the libraries give
 c-blosc's streams: lz4 (the same ``LZ4_compress_fast`` call) and zlib do here, lz4hc and zstd
-builds differ. Malformed input
-always raises :class:`CorruptChunkError`, and decoding never allocates more than the limit given.
+builds differ. Malformed input always raises :class:`CorruptChunkError`, and decoding never
+allocates more than the limit given.
 """
 
 from __future__ import annotations
