@@ -573,7 +573,7 @@ def test_fork_while_threads_hold_store_locks(tmp_path):
     the child uses the stores and the registries, and exits in time."""
     from zarrsync import config
     from zarrsync import dtypes
-    from zarrsync.codecs import registry
+    from zarrsync.codecs import cblosc, registry
     from zarrsync.storage import base
 
     held, release = threading.Event(), threading.Event()
@@ -603,7 +603,7 @@ def test_fork_while_threads_hold_store_locks(tmp_path):
 
     zstore._append = blocking_append
     locks = [base._CONDITIONAL_LOCK, config._lock, registry._lock, registry._load_lock,
-             dtypes._registry_lock, local._known.lock]
+             dtypes._registry_lock, local._known.lock, cblosc._lock]
 
     def holder():
         for lock in locks:
@@ -623,9 +623,11 @@ def test_fork_while_threads_hold_store_locks(tmp_path):
 
     def child():
         for lock in (base._CONDITIONAL_LOCK, config._lock, registry._lock, registry._load_lock,
-                     dtypes._registry_lock, local._known.lock):
+                     dtypes._registry_lock, local._known.lock, cblosc._lock):
             assert lock.acquire(timeout=5), lock
             lock.release()
+        cblosc._loaded.clear()  # loading again takes the lock
+        assert cblosc.load() is not None
         assert mem.get("k") == b"v"
         mem.set("child", b"c")
         assert mem.set_if_not_exists("child", b"again") is False

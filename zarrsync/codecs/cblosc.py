@@ -62,6 +62,16 @@ _lock = threading.Lock()
 _loaded: list[CBlosc | None] = []
 
 
+def _renew_lock_after_fork() -> None:
+    # a thread of the parent may have held it: the child has no such thread to release it
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock_after_fork)
+
+
 def load() -> CBlosc | None:
     """The c-blosc in numcodecs' installed ``blosc`` module, or None. Loaded once, under a lock:
     loading runs one small chunk through it, so that c-blosc sets up its lazily chosen SIMD
