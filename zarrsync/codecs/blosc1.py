@@ -63,6 +63,7 @@ import zstandard
 from ..errors import CodecError, CorruptChunkError
 from .chain import scratch
 from . import cblosc
+from .cblosc import MAX_OVERHEAD  # the header: c-blosc's BLOSC_MAX_OVERHEAD
 from .lz4_direct import lz4_compress_fast
 from .zstd import lend_compressor
 
@@ -71,7 +72,6 @@ __all__ = ["blosc_compress", "blosc_compress_view", "blosc_decompress", "blosc_d
 
 HEADER = struct.Struct("<BBBBIII")
 _I32 = struct.Struct("<i")
-MAX_OVERHEAD = 16
 MAX_BUFFERSIZE = 2**31 - 1 - MAX_OVERHEAD
 MIN_BUFFERSIZE = 128
 MAX_SPLITS = 16

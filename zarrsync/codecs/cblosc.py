@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["CBlosc", "load"]
 
-MAX_OVERHEAD = 16
+MAX_OVERHEAD = 16  #: c-blosc's BLOSC_MAX_OVERHEAD: the header, and what a chunk stored as it is adds
 
 
 class CBlosc:
