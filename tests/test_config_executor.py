@@ -323,6 +323,64 @@ def test_run_tasks_accepts_any_sequence(fresh_pool):
     assert rec.counts == collections.Counter(list(range(100)) + list("abc"))
 
 
+def test_run_tasks_gives_each_thread_a_stretch_of_neighbours(fresh_pool):
+    # 4 threads start on items 0, 25, 50, 75 (a barrier holds each thread's first item until all
+    # have one), then each goes on through its own stretch in order (each item sleeps, so that
+    # every thread runs: else one thread, never giving up the GIL, takes over all the work)
+    barrier = threading.Barrier(4, timeout=10)
+    local = threading.local()
+    runs = collections.defaultdict(list)
+    lock = threading.Lock()
+
+    def task(i):
+        if not getattr(local, "started", False):
+            local.started = True
+            barrier.wait()
+        with lock:
+            runs[threading.get_ident()].append(i)
+        time.sleep(0.002)
+
+    executor.run_tasks(task, list(range(100)), max_workers=4)
+    assert sorted(r[0] for r in runs.values()) == [0, 25, 50, 75]
+    assert sorted(i for r in runs.values() for i in r) == list(range(100))
+    for r in runs.values():
+        # its own stretch first, in order (the others take over only back halves, and only
+        # once their own stretches are done)
+        assert r[:5] == list(range(r[0], r[0] + 5))
+
+
+def test_run_tasks_takes_over_the_stretch_of_a_busy_thread(fresh_pool):
+    # item 0 waits until every other item has run: the thread that holds the first stretch is
+    # busy meanwhile, so the others must take over the rest of its stretch (else: a timeout)
+    n = 60
+    done = threading.Semaphore(0)
+
+    def task(i):
+        if i == 0:
+            for _ in range(n - 1):
+                assert done.acquire(timeout=10), "the other threads did not take over the busy stretch"
+        else:
+            done.release()
+
+    executor.run_tasks(task, list(range(n)), max_workers=3)
+
+
+def test_run_tasks_error_stops_every_stretch(fresh_pool):
+    started = []
+    lock = threading.Lock()
+
+    def task(i):
+        with lock:
+            started.append(i)
+        if i == 10:
+            raise ErrorA(i)
+        time.sleep(0.001)
+
+    with pytest.raises(ErrorA):
+        executor.run_tasks(task, list(range(400)), max_workers=4)
+    assert len(started) < 400
+
+
 def test_concurrent_callers(fresh_pool):
     def work(t):
         for rep in range(20):
@@ -572,6 +630,21 @@ def test_chunk_workers(monkeypatch, chunks, compressors, writing, gil, expected)
     monkeypatch.setattr(zarrsync.pipeline, "_GIL", gil)
     settings = zarrsync.config.Settings(max_workers=4)
     assert zarrsync.pipeline.chunk_workers(settings, _target(chunks, compressors), writing) == expected
+
+
+@pytest.mark.parametrize("chunks, compressors", [((64, 64), "auto"), ((64, 64), None), ((128, 128), None)])
+def test_chunk_workers_small_writes_to_files(tmp_path, monkeypatch, chunks, compressors):
+    # file writes are kernel work: small chunks get every worker (each thread writes its own
+    # stretch of chunks); the same chunks written to memory get one thread
+    monkeypatch.setattr(zarrsync.pipeline, "_GIL", True)
+    settings = zarrsync.config.Settings(max_workers=4)
+    a = zarrsync.create_array(str(tmp_path / "a.zarr"), shape=(4096, 4096), dtype="u2", chunks=chunks,
+                              compressors=compressors)
+    assert a.store.kernel_writes
+    assert zarrsync.pipeline.chunk_workers(settings, a._target, writing=True) == 4
+    assert zarrsync.pipeline.chunk_workers(settings, _target(chunks, compressors), writing=True) == 1
+    wrapped = zarrsync.open_array(zarrsync.storage.LoggingStore(a.store), mode="r+")
+    assert zarrsync.pipeline.chunk_workers(settings, wrapped._target, writing=True) == 4
 
 
 def test_chunk_workers_single_worker():

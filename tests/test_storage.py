@@ -8,13 +8,14 @@ import threading
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zarrsync.errors import InvalidKeyError, ReadOnlyError, StoreError
 from zarrsync.storage import (
     LocalStore, MemoryStore, OffsetRequest, RangeRequest, Store, SuffixRequest, ZipStore, store_from,
 )
-from zarrsync.testing import StoreTests
+from zarrsync.testing import StoreTests, run_threads
 from oracles import require
 
 TMP_MARK = ".__zarrsync_tmp__"
@@ -328,6 +329,33 @@ class TestLocalStoreSpecific:
         store = LocalStore(tmp_path, read_only=True, fsync=True)
         copy = pickle.loads(pickle.dumps(store))
         assert (copy.root, copy.read_only, copy.fsync) == (store.root, True, True)
+
+    def test_get_transient_sizes_around_the_buffer(self, tmp_path):
+        # a file that fills the thread's read buffer exactly, one byte past it, far past it, then
+        # smaller ones again (the grown buffer is reused: only the file's bytes are returned)
+        store = LocalStore(tmp_path)
+        rng = np.random.default_rng(0)
+        for size in (0, 1, 65535, 65536, 65537, 3 << 20, 131072, 262144, 100, 0, 5 << 20):
+            value = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+            store.set("c/0", value)
+            got = store.get_transient("c/0")
+            assert got.readonly and bytes(got) == value
+        (tmp_path / "dir").mkdir()
+        assert store.get_transient("dir") is None
+
+    def test_get_transient_buffers_are_per_thread(self, tmp_path):
+        # each thread's view stays intact while the other thread reads other files
+        store = LocalStore(tmp_path)
+        values = {t: bytes([t]) * (70_000 + t) for t in range(4)}
+        for t, v in values.items():
+            store.set(f"k{t}", v)
+
+        def work(t):
+            for _ in range(200):
+                got = store.get_transient(f"k{t}")
+                assert bytes(got) == values[t]
+
+        run_threads(4, work)
 
     def test_list_dir_ignores_directories_without_keys(self, tmp_path):
         (tmp_path / "empty" / "deeper").mkdir(parents=True)

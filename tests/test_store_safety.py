@@ -112,6 +112,7 @@ class TestSymlinksLeavingTheRoot:
             lambda: store.get("arr/c/0", RangeRequest(0, 4)), lambda: store.get("arr/c/missing"),
             lambda: store.get_ranges("arr/c/0", [SuffixRequest(2)]), lambda: store.snapshot("arr/c/0"),
             lambda: store.get_into("arr/c/0", memoryview(bytearray(13))), lambda: store.exists("arr/c/0"),
+            lambda: store.get_transient("arr/c/0"),
             lambda: store.getsize("arr/c/0"), lambda: store.delete("arr/c/0"),
             lambda: store.delete_prefix("arr/c/"),
         ]
@@ -156,6 +157,7 @@ class TestSymlinksLeavingTheRoot:
             for call in (lambda: store.get(key), lambda: store.get(key, SuffixRequest(3)),
                          lambda: store.get_ranges(key, [RangeRequest(0, 3)]), lambda: store.snapshot(key),
                          lambda: store.get_into(key, memoryview(bytearray(14))),
+                         lambda: store.get_transient(key),
                          lambda: store.exists(key), lambda: store.getsize(key)):
                 with pytest.raises(InvalidKeyError, match=key):
                     call()

@@ -2,7 +2,8 @@
 
 :func:`run_tasks` applies a function to every item of a list using up to ``max_workers``
 threads: the calling thread plus at most ``max_workers - 1`` pool threads. The threads are
-*drainers*: each takes the next item from a shared cursor until none are left. So
+*drainers*: each works through its own stretch of neighbouring items, then takes over half of
+the largest stretch left, until none are left. So
 
 - a call submits at most ``max_workers - 1`` pool tasks however many chunks it touches (tiny
   chunks cost a lock acquisition each, not a future each);
@@ -113,28 +114,71 @@ if hasattr(os, "register_at_fork"):
 
 
 class _Drain:
-    """Shared state of one run_tasks call: the cursor and the first error."""
+    """Shared state of one run_tasks call: the items cut into one contiguous stretch per thread,
+    and the first error.
 
-    __slots__ = ("fn", "items", "next", "error", "lock")
+    Each drainer works through a stretch of neighbouring items (neighbouring chunks: neighbouring
+    places in the output and in the store) and, when its own is done, takes over the back half
+    of the stretch with the most items left. Threads that took turns along one cursor would fault
+    the same pages of a fresh output array in at the same time and create files in the same
+    directory at the same time; apart, they do not wait on each other.
+    """
 
-    def __init__(self, fn, items):
+    __slots__ = ("fn", "items", "lo", "hi", "claimed", "error", "lock")
+
+    def __init__(self, fn, items, parts: int):
+        n = len(items)
         self.fn = fn
         self.items = items
-        self.next = 0
+        bounds = [n * k // parts for k in range(parts + 1)]
+        self.lo = bounds[:-1]  # stretch k: items lo[k] <= i < hi[k] are still to run
+        self.hi = bounds[1:]
+        self.claimed = 0  # stretches handed to a drainer so far
         self.error: BaseException | None = None
         self.lock = threading.Lock()
 
-    def take(self) -> int:
+    def claim(self) -> int:
+        """The stretch of a drainer that starts now. There are as many stretches as drainers; one
+        that starts late may find its stretch emptied by the others, and then takes over work."""
         with self.lock:
-            if self.error is not None or self.next >= len(self.items):
-                return -1
-            i = self.next
-            self.next = i + 1
-            return i
+            k = self.claimed
+            self.claimed = k + 1
+            return k
+
+    def take(self, k: int) -> tuple[int, int]:
+        """The next item for the drainer of stretch ``k``, and its stretch from now on (another
+        one when it took over work); item -1 when nothing is left or an error stopped the call."""
+        lo, hi = self.lo, self.hi
+        with self.lock:
+            if self.error is not None:
+                return -1, k
+            if lo[k] < hi[k]:
+                i = lo[k]
+                lo[k] = i + 1
+                return i, k
+            # stretch k is done: take over the back half of the stretch with the most items left
+            # (its only item when one is left); its drainer goes on with the front half
+            victim = max(range(len(lo)), key=lambda j: hi[j] - lo[j])
+            left = hi[victim] - lo[victim]
+            if left <= 0:
+                return -1, k
+            mid = lo[victim] + left // 2
+            lo[k], hi[k] = mid + 1, hi[victim]
+            hi[victim] = mid
+            return mid, k
+
+    def stop(self) -> None:
+        """Nothing more is handed out (the caller was interrupted)."""
+        with self.lock:
+            self.lo = list(self.hi)
 
     def run(self) -> None:
         fn, items = self.fn, self.items
-        while (i := self.take()) >= 0:
+        k = self.claim()
+        while True:
+            i, k = self.take(k)
+            if i < 0:
+                return
             try:
                 fn(items[i])
             except BaseException as e:  # noqa: BLE001 - re-raised by run_tasks
@@ -170,8 +214,9 @@ def run_tasks(fn: Callable[[T], object], items: Sequence[T], max_workers: int) -
         for item in items:
             fn(item)
         return
-    drain = _Drain(fn, items)
-    helpers = min(max_workers, n) - 1
+    threads = min(max_workers, n)
+    drain = _Drain(fn, items, threads)
+    helpers = threads - 1
     # each helper runs in a copy of the caller's context: settings made with config.context()
     # (allow_pickle ...) hold for the whole call, on every thread it uses
     futures = [_submit(functools.partial(contextvars.copy_context().run, drain.run_in_worker), helpers)
@@ -179,8 +224,7 @@ def run_tasks(fn: Callable[[T], object], items: Sequence[T], max_workers: int) -
     try:
         drain.run()
     finally:
-        with drain.lock:
-            drain.next = n  # nothing more to take; matters only if the caller was interrupted
+        drain.stop()  # nothing more to take; matters only if the caller was interrupted
         for f in futures:
             if not f.cancel():
                 f.result()

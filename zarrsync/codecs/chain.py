@@ -114,7 +114,7 @@ class CodecPipeline:
             if n != len(buf):
                 raise self._size_error(n, key)
             return True
-        data = store.get(key)
+        data = store.get_transient(key)  # decoded at once, nothing kept: it may be a reused buffer
         if data is None:
             return False
         self.decode_into(data, buf, key)

@@ -175,7 +175,8 @@ class Store:
     Subclasses implement ``_get``, ``_set``, ``_delete`` and ``_list_prefix``; the public methods
     validate keys, enforce ``read_only`` and provide the rest. Capabilities are declared as
     class attributes: ``supports_byte_ranges`` (``_get`` honours byte requests natively),
-    ``supports_get_into``, ``supports_deletes``, ``supports_listing``, ``latency_bound``.
+    ``supports_get_into``, ``supports_deletes``, ``supports_listing``, ``latency_bound``,
+    ``kernel_writes``.
 
     Every store is safe to use from many threads at once.
     """
@@ -184,6 +185,10 @@ class Store:
     supports_get_into: bool = False
     #: calls wait on a network: threads then overlap the waits, whatever the chunk size
     latency_bound: bool = False
+    #: a write spends its time in the operating system (creating, writing and renaming a file)
+    #: with the GIL released: threads that each write their own stretch of chunks gain even when
+    #: the chunks are small
+    kernel_writes: bool = False
     #: :meth:`set_if_version` is atomic on the backend itself, across processes and machines (an
     #: object store's conditional put); without it, it is atomic within this process only
     supports_conditional_writes: bool = False
@@ -263,6 +268,14 @@ class Store:
         chunk reads decode. It may be a view of memory the store's client owns (``ObjectStore``:
         the buffer obstore received), sparing a copy of every chunk; the default is :meth:`get`."""
         return self.get(key)
+
+    def get_transient(self, key: str):
+        """The whole value at ``key`` as a read-only bytes-like object that may live in a buffer
+        this thread reuses: valid until this thread's next ``get_transient`` call. ``None`` if
+        missing. For a caller that decodes the value at once and keeps nothing that points into
+        it (a chunk decoded into the output). ``LocalStore`` reads the file into the thread's
+        buffer (no new allocation, no page faults per chunk); the default is :meth:`get_buffer`."""
+        return self.get_buffer(key)
 
     def get_ranges(self, key: str, ranges: Sequence[ByteRequest]) -> list[bytes] | None:
         """Return several byte ranges of one value, ``None`` if the key is missing.

@@ -78,6 +78,7 @@ class FaultyStore(Store):
         self.supports_deletes = inner.supports_deletes
         self.supports_listing = inner.supports_listing
         self.latency_bound = inner.latency_bound
+        self.kernel_writes = inner.kernel_writes
         self._counts = _Counters()
 
     def __repr__(self) -> str:
@@ -153,6 +154,10 @@ class FaultyStore(Store):
     def get_buffer(self, key):
         self._fault("get", validate_key(key))
         return self.inner.get_buffer(key)
+
+    def get_transient(self, key):
+        self._fault("get", validate_key(key))
+        return self.inner.get_transient(key)
 
     def get_into(self, key, out):
         self._fault("get", validate_key(key))

@@ -116,6 +116,7 @@ class LocalStore(Store):
 
     supports_byte_ranges = True
     supports_get_into = True
+    kernel_writes = True
 
     def __init__(self, root: str | os.PathLike, *, read_only: bool = False, fsync: bool = False,
                  interprocess_locks: bool = False):
@@ -230,6 +231,19 @@ class LocalStore(Store):
             return _read_range(fd, byte_range, size)
         except IsADirectoryError:
             return None
+        finally:
+            os.close(fd)
+
+    def get_transient(self, key: str) -> memoryview | None:
+        """The file's bytes in this thread's read buffer (see :meth:`Store.get_transient`): one
+        ``read`` for a file that fits the buffer, no allocation, no ``fstat``."""
+        fd = self._open(validate_key(key))
+        if fd is None:
+            return None
+        try:
+            return _read_transient(fd)
+        except IsADirectoryError:
+            return None  # a directory is not a value
         finally:
             os.close(fd)
 
@@ -547,6 +561,34 @@ def _read_all(fd: int) -> bytes:
 
 
 _HAVE_READV = hasattr(os, "readv")
+_transient = threading.local()
+_TRANSIENT_KEEP = 64 << 20  # a thread keeps its read buffer between reads up to this size
+
+
+def _read_transient(fd: int) -> memoryview:
+    """A whole file's bytes, read into this thread's buffer (grown as needed) and returned as a
+    read-only view of it. A read that leaves the buffer's end unfilled met the end of the file
+    (a regular file reads short only there), so the common chunk costs one ``read``; a file that
+    fills the buffer has its size looked up and the rest read, in a loop, in case it grows."""
+    buf = getattr(_transient, "buf", None)
+    if buf is None:
+        buf = bytearray(_HEAD)
+    pos = 0
+    while True:
+        view = memoryview(buf)
+        n = os.readv(fd, [view[pos:]]) if _HAVE_READV else _read_into(fd, view[pos:])
+        pos += n
+        if pos < len(buf):
+            break
+        # the buffer is full: room for the rest of the file and one more byte, to see its end
+        need = max(os.fstat(fd).st_size + 1, 2 * len(buf))
+        view.release()
+        grown = bytearray(need)
+        grown[:pos] = buf
+        buf = grown
+    if len(buf) <= _TRANSIENT_KEEP:
+        _transient.buf = buf
+    return memoryview(buf)[:pos].toreadonly()
 
 
 def _read_into(fd: int, view: memoryview) -> int:

@@ -47,6 +47,7 @@ class WrapperStore(Store):
         self.supports_deletes = inner.supports_deletes
         self.supports_listing = inner.supports_listing
         self.latency_bound = inner.latency_bound
+        self.kernel_writes = inner.kernel_writes
         self.supports_conditional_writes = inner.supports_conditional_writes
 
     def __repr__(self) -> str:
@@ -106,6 +107,9 @@ class WrapperStore(Store):
 
     def get_buffer(self, key: str):
         return self.inner.get_buffer(key)
+
+    def get_transient(self, key: str):
+        return self.inner.get_transient(key)
 
     def get_into(self, key: str, out: memoryview) -> int | None:
         return self.inner.get_into(key, out)
@@ -253,6 +257,11 @@ class LoggingStore(WrapperStore):
     def get_buffer(self, key):
         value = self.inner.get_buffer(key)
         self._record("get_buffer", key, read=0 if value is None else memoryview(value).nbytes)
+        return value
+
+    def get_transient(self, key):
+        value = self.inner.get_transient(key)
+        self._record("get_transient", key, read=0 if value is None else memoryview(value).nbytes)
         return value
 
     def get_into(self, key, out):
@@ -610,6 +619,9 @@ class CacheStore(WrapperStore):
 
     def get_buffer(self, key):
         return self.get(key)  # the (cached) whole value
+
+    def get_transient(self, key):
+        return self.get(key)  # the (cached) whole value: never a buffer another read reuses
 
     def get_into(self, key, out):
         return Store.get_into(self, key, out)  # a copy of the (cached) whole value

@@ -262,6 +262,17 @@ class StoreTests:
         with pytest.raises(InvalidKeyError):
             store.get_buffer("b/../k")
 
+    def test_get_transient(self, store):
+        store.set("b/k", _VALUE)
+        store.set("b/e", b"")
+        first = bytes(store.get_transient("b/k"))  # copied out before the next transient read
+        assert first == _VALUE
+        assert bytes(store.get_transient("b/e")) == b""
+        assert bytes(store.get_transient("b/k")) == _VALUE
+        assert store.get_transient("b/missing") is None
+        with pytest.raises(InvalidKeyError):
+            store.get_transient("b/../k")
+
     # --- conditional writes ---------------------------------------------------------------------
     def test_set_if_version(self, store):
         value, version = store.get_versioned("c/k")
