@@ -343,6 +343,23 @@ class TestLocalStoreSpecific:
         (tmp_path / "dir").mkdir()
         assert store.get_transient("dir") is None
 
+    def test_get_transient_reads_on_after_short_reads(self, tmp_path, monkeypatch):
+        # a file system may return fewer bytes than asked before the end of a file: the whole
+        # file still comes back (each read capped at 50,000 bytes, below and above the buffer)
+        import zarrsync.storage.local as local
+        real = local._read_into
+
+        def capped(fd, view):
+            return real(fd, view[:50_000])
+
+        monkeypatch.setattr(local, "_HAVE_READV", False)
+        monkeypatch.setattr(local, "_read_into", capped)
+        store = LocalStore(tmp_path)
+        for size in (10, 50_000, 60_000, 300_000, 1 << 20):
+            value = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+            store.set("c/0", value)
+            assert bytes(store.get_transient("c/0")) == value
+
     def test_get_transient_buffers_are_per_thread(self, tmp_path):
         # each thread's view stays intact while the other thread reads other files
         store = LocalStore(tmp_path)

@@ -235,15 +235,14 @@ class LocalStore(Store):
             os.close(fd)
 
     def get_transient(self, key: str) -> memoryview | None:
-        """The file's bytes in this thread's read buffer (see :meth:`Store.get_transient`): one
-        ``read`` for a file that fits the buffer, no allocation, no ``fstat``."""
+        """The file's bytes in this thread's read buffer (see :meth:`Store.get_transient`): an
+        ``fstat`` and one ``read``, no new allocation once the buffer has grown to the chunks."""
         fd = self._open(validate_key(key))
         if fd is None:
             return None
         try:
-            return _read_transient(fd)
-        except IsADirectoryError:
-            return None  # a directory is not a value
+            size = _regular_size(fd)
+            return None if size is None else _read_transient(fd, size)  # a directory is not a value
         finally:
             os.close(fd)
 
@@ -565,27 +564,27 @@ _transient = threading.local()
 _TRANSIENT_KEEP = 64 << 20  # a thread keeps its read buffer between reads up to this size
 
 
-def _read_transient(fd: int) -> memoryview:
-    """A whole file's bytes, read into this thread's buffer (grown as needed) and returned as a
-    read-only view of it. A read that leaves the buffer's end unfilled met the end of the file
-    (a regular file reads short only there), so the common chunk costs one ``read``; a file that
-    fills the buffer has its size looked up and the rest read, in a loop, in case it grows."""
+def _read_transient(fd: int, size: int) -> memoryview:
+    """The bytes of an open regular file of ``size`` bytes (its ``fstat``), read into this
+    thread's buffer and returned as a read-only view of it. The buffer holds one byte more than
+    the file, so the common chunk costs one ``read``, which stops short of the buffer's end at
+    the file's end; a read short of ``size`` (a file system may read short) is followed by
+    more, and a file that grew meanwhile is read to its new end."""
     buf = getattr(_transient, "buf", None)
-    if buf is None:
-        buf = bytearray(_HEAD)
+    if buf is None or len(buf) <= size:
+        buf = bytearray(max(size + 1, _HEAD))
     pos = 0
     while True:
         view = memoryview(buf)
         n = os.readv(fd, [view[pos:]]) if _HAVE_READV else _read_into(fd, view[pos:])
         pos += n
-        if pos < len(buf):
-            break
-        # the buffer is full: room for the rest of the file and one more byte, to see its end
-        need = max(os.fstat(fd).st_size + 1, 2 * len(buf))
-        view.release()
-        grown = bytearray(need)
-        grown[:pos] = buf
-        buf = grown
+        if n == 0 or size <= pos < len(buf):
+            break  # the end of the file
+        if pos == len(buf):  # it grew past the buffer
+            view.release()
+            grown = bytearray(2 * len(buf))
+            grown[:pos] = buf
+            buf = grown
     if len(buf) <= _TRANSIENT_KEEP:
         _transient.buf = buf
     return memoryview(buf)[:pos].toreadonly()
