@@ -258,7 +258,7 @@ class LocalStore(Store):
                 return size
             pos = 0
             while pos < size:  # straight into the caller's buffer: no intermediate bytes
-                n = os.readv(fd, [out[pos:]]) if _HAVE_READV else _read_into(fd, out[pos:])
+                n = _read_into(fd, out[pos:])
                 if n == 0:
                     return pos  # the file shrank under us
                 pos += n
@@ -576,7 +576,7 @@ def _read_transient(fd: int, size: int) -> memoryview:
     pos = 0
     while True:
         view = memoryview(buf)
-        n = os.readv(fd, [view[pos:]]) if _HAVE_READV else _read_into(fd, view[pos:])
+        n = _read_into(fd, view[pos:])
         pos += n
         if n == 0 or size <= pos < len(buf):
             break  # the end of the file
@@ -591,6 +591,10 @@ def _read_transient(fd: int, size: int) -> memoryview:
 
 
 def _read_into(fd: int, view: memoryview) -> int:
+    """One read from ``fd`` straight into ``view`` (``readv``; a copy of ``os.read``'s bytes where
+    there is none); the number of bytes read."""
+    if _HAVE_READV:
+        return os.readv(fd, [view])
     data = os.read(fd, len(view))
     view[:len(data)] = data
     return len(data)
